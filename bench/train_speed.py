@@ -1,0 +1,105 @@
+"""Images/s of the book's training loop against gan_core's Trainer, in one process.
+
+Run:  python bench/train_speed.py [--steps 600] [--device cpu] [--data-dir DIR]
+
+Both loops train from the same seed on the real Fashion-MNIST for the same number
+of steps. The book's loop is written out here as chapter 14 has it: a DataLoader
+with ToTensor + Normalize, G run twice, D three times, BCELoss, default Adam.
+The two are timed alternately (book, ours, book, ours) so drift in a shared
+machine's speed hits both; the ratio is the figure to quote.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+
+import torch
+from torch import nn
+from torchvision import datasets, transforms
+
+from gan_core import GANConfig, StepEvent, Trainer, build_models, resolve_device
+from gan_core.data import find_dataset_root, load_fashion_mnist
+
+
+def book_loop(steps: int, root: str, device: torch.device, cfg: GANConfig) -> float:
+    """The book's loop for `steps` steps; returns images/s (DataLoader time included, as in the book)."""
+    ds = datasets.FashionMNIST(root, train=True, download=False, transform=transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))]))
+    loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True)
+    G, D = build_models(cfg, device)
+    criterion = nn.BCELoss()
+    d_optimizer = torch.optim.Adam(D.parameters(), lr=cfg.lr_d)
+    g_optimizer = torch.optim.Adam(G.parameters(), lr=cfg.lr_g)
+    B = cfg.batch_size
+    done = 0
+    t0 = time.perf_counter()
+    while done < steps:
+        for images, _ in loader:
+            images = images.reshape(B, -1).to(device)
+            real_labels = torch.ones(B, 1).to(device)
+            fake_labels = torch.zeros(B, 1).to(device)
+            outputs = D(images)
+            d_loss_real = criterion(outputs, real_labels)
+            z = torch.randn(B, cfg.latent_dim).to(device)
+            fake_images = G(z)
+            outputs = D(fake_images)
+            d_loss_fake = criterion(outputs, fake_labels)
+            d_loss = d_loss_real + d_loss_fake
+            d_optimizer.zero_grad()
+            g_optimizer.zero_grad()
+            d_loss.backward()
+            d_optimizer.step()
+            fake_images = G(z)
+            outputs = D(fake_images)
+            g_loss = criterion(outputs, real_labels)
+            d_optimizer.zero_grad()
+            g_optimizer.zero_grad()
+            g_loss.backward()
+            g_optimizer.step()
+            done += 1
+            if done == steps:
+                break
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * B / (time.perf_counter() - t0)
+
+
+def ours(steps: int, images: torch.Tensor, device: torch.device, cfg: GANConfig) -> float:
+    """gan_core's Trainer for `steps` steps, the per-epoch shuffle included; returns images/s."""
+    trainer = Trainer(cfg, images, device)
+    t0 = time.perf_counter()
+    for _ in itertools.islice((e for e in trainer.run() if isinstance(e, StepEvent)), steps):
+        pass
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * cfg.batch_size / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=600, help="steps per timed run (600 = one epoch)")
+    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds of book, ours")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--data-dir", default=None)
+    args = ap.parse_args()
+    device = resolve_device(args.device)
+    cfg = GANConfig(epochs=10**4)
+    root = str(find_dataset_root(args.data_dir))
+    images, _ = load_fashion_mnist(True, args.data_dir, device)
+    print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} steps={args.steps}")
+    # Warm-up both paths once so one-time costs (allocators, kernels) are not timed.
+    book_loop(20, root, device, cfg)
+    ours(20, images, device, cfg)
+    book, fast = [], []
+    for r in range(args.rounds):
+        book.append(book_loop(args.steps, root, device, cfg))
+        fast.append(ours(args.steps, images, device, cfg))
+        print(f"round {r}: book {book[-1]:,.0f} images/s   gan_core {fast[-1]:,.0f} images/s   ratio {fast[-1] / book[-1]:.2f}x")
+    b, f = max(book), max(fast)
+    print(f"best: book {b:,.0f} images/s ({b / cfg.batch_size:.0f} steps/s)   "
+          f"gan_core {f:,.0f} images/s ({f / cfg.batch_size:.0f} steps/s)   ratio {f / b:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

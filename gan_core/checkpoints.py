@@ -1,0 +1,173 @@
+"""Self-describing checkpoints, written atomically and read without running code.
+
+A project checkpoint is a dict saved with torch.save:
+    format, version, config (GANConfig as a dict), epoch, step,
+    generator, discriminator (state_dicts), opt_g, opt_d, history, rng, meta.
+Snapshots may hold only the generator, stored in float16. A plain book-style
+generator state_dict (`torch.save(G.state_dict(), path)`) loads too.
+Loading uses torch.load(weights_only=True): a pickle that would run code is refused.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import pickle
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import torch
+from torch import nn
+
+from .config import ConfigError, GANConfig
+from .files import atomic_write
+from .model import build_discriminator, build_generator, discriminator_shapes, generator_shapes
+
+FORMAT = "gan-explorer-checkpoint"
+VERSION = 1
+# Our largest file (full state, book sizes) is about 12 MB; anything far bigger is not ours.
+MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024
+SEQUENTIAL_KEYS = ("0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias")
+
+
+class CheckpointError(ValueError):
+    """A file is not a usable checkpoint; the message says why in one line."""
+
+
+@dataclass
+class Checkpoint:
+    """A validated checkpoint: float32 weights on the CPU and the config that rebuilds them."""
+
+    config: GANConfig
+    generator: dict[str, torch.Tensor]
+    discriminator: dict[str, torch.Tensor] | None = None
+    epoch: int = 0
+    step: int = 0
+    history: dict[str, list[float]] = field(default_factory=dict)
+    state: dict | None = None   # full training state, when the file has one (for resuming)
+    source: str = FORMAT        # FORMAT, or "book state_dict"
+
+    def build_generator(self, device: str | torch.device = "cpu") -> nn.Sequential:
+        G = build_generator(self.config)
+        G.load_state_dict(self.generator)
+        return G.to(device).eval().requires_grad_(False)
+
+    def build_discriminator(self, device: str | torch.device = "cpu") -> nn.Sequential | None:
+        if self.discriminator is None:
+            return None
+        D = build_discriminator(self.config)
+        D.load_state_dict(self.discriminator)
+        return D.to(device).eval().requires_grad_(False)
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict, *, half: bool = False,
+                    generator_only: bool = False, meta: dict | None = None) -> Path:
+    """Write a trainer state (Trainer.state_dict()) atomically; optionally G only, in float16."""
+    out = dict(state)
+    if generator_only:
+        out = {k: out[k] for k in ("config", "epoch", "step", "generator", "history") if k in out}
+    if half:
+        out["generator"] = {k: v.half() for k, v in out["generator"].items()}
+    out.update(format=FORMAT, version=VERSION, meta=dict(meta or {}))
+    return atomic_write(path, lambda f: torch.save(out, f))
+
+
+def _read(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int) -> object:
+    if isinstance(src, (bytes, bytearray)):
+        size, fobj, name = len(src), io.BytesIO(src), "upload"
+    elif hasattr(src, "read"):
+        fobj, name = src, getattr(src, "name", "upload")
+        size = getattr(src, "size", None)
+        if size is None:
+            data = src.read(max_bytes + 1)
+            size, fobj = len(data), io.BytesIO(data)
+    else:
+        p = Path(src)
+        name = str(p)
+        if not p.is_file():
+            raise CheckpointError(f"{p}: no such file")
+        size, fobj = p.stat().st_size, p
+    if size > max_bytes:
+        raise CheckpointError(f"{name}: {size / 2**20:.0f} MB is over the {max_bytes / 2**20:.0f} MB limit for checkpoints")
+    try:
+        return torch.load(fobj, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        # weights_only refuses any global it does not know: a pickled class, a function, a code hook.
+        m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        what = f" ({m.group(1)})" if m else ""
+        raise CheckpointError(f"{name}: refused, it holds Python objects{what} rather than plain tensors and numbers; "
+                              "nothing in it was run (for a model, save G.state_dict())") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as e:
+        raise CheckpointError(f"{name}: not a readable PyTorch checkpoint (truncated or not a checkpoint file)") from e
+
+
+def _check_weights(what: str, sd: object, expected: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
+    if not isinstance(sd, dict):
+        raise CheckpointError(f"{what}: expected a state_dict, got {type(sd).__name__}")
+    missing = [k for k in expected if k not in sd]
+    extra = [k for k in sd if k not in expected]
+    if missing or extra:
+        raise CheckpointError(f"{what}: keys do not match the model (missing {missing or 'none'}, unexpected {extra[:6] or 'none'})")
+    out = {}
+    for k, shape in expected.items():
+        v = sd[k]
+        if not isinstance(v, torch.Tensor) or not v.is_floating_point():
+            raise CheckpointError(f"{what}: {k} is not a floating-point tensor")
+        if tuple(v.shape) != shape:
+            raise CheckpointError(f"{what}: {k} has shape {tuple(v.shape)}, the model expects {shape}")
+        v = v.float()
+        if not torch.isfinite(v).all():
+            raise CheckpointError(f"{what}: {k} contains NaN or infinite values")
+        out[k] = v
+    return out
+
+
+def _book_config(sd: dict) -> GANConfig:
+    """Infer latent, hidden and image sizes from a bare Sequential state_dict."""
+    w0, w4 = sd["0.weight"], sd["4.weight"]
+    if not isinstance(w0, torch.Tensor) or not isinstance(w4, torch.Tensor) or w0.ndim != 2 or w4.ndim != 2:
+        raise CheckpointError("state_dict: 0.weight and 4.weight must be matrices")
+    if w4.shape[0] == 1:
+        raise CheckpointError("this is a discriminator state_dict (one output); load a generator's")
+    side = math.isqrt(w4.shape[0])
+    if side * side != w4.shape[0]:
+        raise CheckpointError(f"state_dict: generator output size {w4.shape[0]} is not a square image")
+    try:
+        return GANConfig(latent_dim=w0.shape[1], hidden_dim=w0.shape[0], image_size=side).validate()
+    except ConfigError as e:
+        raise CheckpointError(f"state_dict: {e}") from None
+
+
+def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Checkpoint:
+    """Read and validate a project checkpoint or a book-style G state_dict; raises CheckpointError."""
+    obj = _read(src, max_bytes)
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"not a checkpoint: the file holds a {type(obj).__name__}, not a dict")
+    if obj.get("format") != FORMAT:
+        if set(obj) == set(SEQUENTIAL_KEYS):
+            cfg = _book_config(obj)
+            return Checkpoint(cfg, _check_weights("generator", obj, generator_shapes(cfg)), source="book state_dict")
+        raise CheckpointError("not a GAN Explorer checkpoint nor a generator state_dict "
+                              f"(keys: {', '.join(map(str, list(obj)[:6]))})")
+    if not isinstance(obj.get("version"), int) or obj["version"] > VERSION:
+        raise CheckpointError(f"checkpoint format version {obj.get('version')!r} is newer than this program reads ({VERSION})")
+    try:
+        cfg = GANConfig.from_dict(obj.get("config"))
+    except (ConfigError, TypeError) as e:
+        raise CheckpointError(f"checkpoint config: {e}") from None
+    G = _check_weights("generator", obj.get("generator"), generator_shapes(cfg))
+    D = None
+    if obj.get("discriminator") is not None:
+        D = _check_weights("discriminator", obj["discriminator"], discriminator_shapes(cfg))
+    history = obj.get("history") or {}
+    if not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values()):
+        raise CheckpointError("checkpoint history is malformed")
+    epoch, step = obj.get("epoch", 0), obj.get("step", 0)
+    if not isinstance(epoch, int) or not isinstance(step, int) or epoch < 0 or step < 0:
+        raise CheckpointError("checkpoint epoch/step are malformed")
+    resumable = D is not None and all(k in obj for k in ("opt_g", "opt_d"))
+    state = {**obj, "generator": G, "discriminator": D} if resumable else None
+    return Checkpoint(cfg, G, D, epoch, step, history, state)

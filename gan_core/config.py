@@ -1,0 +1,77 @@
+"""The one dataclass that describes a GAN run; its defaults are the book's recipe."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+# Fashion-MNIST's train split; batches and epochs are checked against it.
+TRAIN_SIZE = 60_000
+
+
+class ConfigError(ValueError):
+    """A hyperparameter is out of range or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Model shape and training recipe (chapter 14's values by default)."""
+
+    latent_dim: int = 64
+    hidden_dim: int = 256
+    image_size: int = 28
+    leaky_slope: float = 0.2
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.9
+    beta2: float = 0.999
+    batch_size: int = 100
+    epochs: int = 500
+    seed: int = 0
+
+    @property
+    def image_dim(self) -> int:
+        return self.image_size * self.image_size
+
+    def validate(self, train_size: int = TRAIN_SIZE) -> "GANConfig":
+        """Raise ConfigError with a one-line reason if any value is unusable."""
+        for name, lo, hi in (("latent_dim", 1, 4096), ("hidden_dim", 1, 16384),
+                             ("image_size", 1, 256), ("epochs", 1, 100_000),
+                             ("batch_size", 1, train_size)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ConfigError(f"{name} must be an integer, got {v!r}")
+            if not lo <= v <= hi:
+                raise ConfigError(f"{name} must be between {lo} and {hi}, got {v}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be between 0 and 2**63-1, got {self.seed}")
+        for name, lo, hi in (("lr_g", 0.0, 1.0), ("lr_d", 0.0, 1.0),
+                             ("beta1", 0.0, 1.0), ("beta2", 0.0, 1.0),
+                             ("leaky_slope", 0.0, 1.0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ConfigError(f"{name} must be a finite number, got {v!r}")
+            # Learning rates above 1 make Adam jump by whole units of weight: never useful here.
+            if name.startswith("lr") and not lo < v <= hi:
+                raise ConfigError(f"{name} must be in (0, 1], got {v}")
+            if not name.startswith("lr") and not lo <= v < hi:
+                raise ConfigError(f"{name} must be in [0, 1), got {v}")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GANConfig":
+        """Rebuild from a stored dict; unknown keys are an error, missing ones take defaults."""
+        if not isinstance(d, dict):
+            raise ConfigError("config must be a mapping")
+        known = {f.name for f in fields(cls)}
+        extra = sorted(set(d) - known)
+        if extra:
+            raise ConfigError(f"unknown config keys: {', '.join(map(str, extra))}")
+        return cls(**d).validate()
+
+    def replace(self, **changes) -> "GANConfig":
+        return GANConfig(**{**asdict(self), **changes})

@@ -1,0 +1,137 @@
+"""A training run's folder on disk: what the CLI writes and the app reads.
+
+    RUN/status.json       state (queued, running, paused, finished, stopped, diverged, failed), message, progress
+    RUN/checkpoint.pt     the latest full checkpoint (each epoch)
+    RUN/history.csv       one row per finished epoch
+    RUN/events.jsonl      per-step and per-epoch values, appended (when asked for)
+    RUN/samples/          latest.npz and epoch-NNNN.npz: the fixed-z sample grid and D's scores
+    RUN/snapshots/        epoch-NNNN.pt: generator-only float16 snapshots (when asked for)
+Every file but events.jsonl is replaced atomically; a reader of events.jsonl
+skips a half-written last line.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .files import atomic_write, atomic_write_text
+
+STATES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
+ACTIVE_STATES = ("queued", "running", "paused")
+_EPOCH_FILE = re.compile(r"epoch-(\d+)\.(npz|pt)$")
+
+
+class RunFolder:
+    """Paths and readers/writers for one run folder."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    checkpoint = property(lambda self: self.path / "checkpoint.pt")
+    status_file = property(lambda self: self.path / "status.json")
+    history_file = property(lambda self: self.path / "history.csv")
+    events_file = property(lambda self: self.path / "events.jsonl")
+    samples_dir = property(lambda self: self.path / "samples")
+    snapshots_dir = property(lambda self: self.path / "snapshots")
+
+    # ---- status -----------------------------------------------------------------
+
+    def write_status(self, state: str, **fields) -> None:
+        assert state in STATES, state
+        atomic_write_text(self.status_file, json.dumps({"state": state, **fields}))
+
+    def read_status(self) -> dict:
+        """The last status written, or {} if there is none yet or it is unreadable."""
+        try:
+            data = json.loads(self.status_file.read_text())
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    # ---- metrics ----------------------------------------------------------------
+
+    def write_history(self, history: dict[str, list[float]]) -> None:
+        """Per-epoch metrics as CSV, one row per epoch."""
+        keys = list(history)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(keys)
+        for row in zip(*(history[k] for k in keys)):
+            w.writerow([int(v) if k == "epoch" else f"{v:.6g}" for k, v in zip(keys, row)])
+        atomic_write_text(self.history_file, buf.getvalue())
+
+    def append_events(self, events: list[dict]) -> None:
+        if events:
+            with open(self.events_file, "a", encoding="utf-8") as f:
+                f.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events))
+
+    def read_events(self, offset: int = 0) -> tuple[list[dict], int]:
+        """Events from byte offset on, and the offset to continue from (a partial last line waits)."""
+        try:
+            with open(self.events_file, "rb") as f:
+                f.seek(offset)
+                data = f.read()
+        except OSError:
+            return [], offset
+        end = data.rfind(b"\n") + 1
+        out = []
+        for line in data[:end].splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out, offset + end
+
+    # ---- samples ------------------------------------------------------------------
+
+    def write_samples(self, images: np.ndarray, scores: np.ndarray, epoch: int | None, step: int) -> None:
+        """The fixed-z grid as uint8 images (n, h, w) with D's scores; kept per epoch when epoch is given."""
+        def write(f):
+            np.savez(f, images=images, scores=scores.astype(np.float32), step=np.int64(step))
+        atomic_write(self.samples_dir / "latest.npz", write)
+        if epoch is not None:
+            atomic_write(self.samples_dir / f"epoch-{epoch:04d}.npz", write)
+
+    def sample_epochs(self) -> list[int]:
+        return self._epochs_in(self.samples_dir, "npz")
+
+    def read_samples(self, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """(images, scores, step) of an epoch's grid, or of the latest one; None if absent or unreadable."""
+        path = self.samples_dir / ("latest.npz" if epoch is None else f"epoch-{epoch:04d}.npz")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return z["images"], z["scores"], int(z["step"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def snapshot_path(self, epoch: int) -> Path:
+        return self.snapshots_dir / f"epoch-{epoch:04d}.pt"
+
+    def snapshot_epochs(self) -> list[int]:
+        return self._epochs_in(self.snapshots_dir, "pt")
+
+    @staticmethod
+    def _epochs_in(folder: Path, ext: str) -> list[int]:
+        if not folder.is_dir():
+            return []
+        found = (_EPOCH_FILE.match(p.name) for p in folder.iterdir())
+        return sorted(int(m.group(1)) for m in found if m and m.group(2) == ext)
+
+
+def list_runs(root: str | os.PathLike) -> list[RunFolder]:
+    """Run folders under root (those with a status file), newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    runs = [RunFolder(p) for p in root.iterdir() if (p / "status.json").is_file()]
+    return sorted(runs, key=lambda r: r.status_file.stat().st_mtime, reverse=True)
