@@ -2,14 +2,25 @@
 
 Importing this package has no side effects: no downloads, folders or argument parsing.
 """
+from .checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import ConfigError, GANConfig
 from .data import CLASS_NAMES, DataNotFoundError, load_fashion_mnist
+from .files import atomic_write, atomic_write_bytes
+from .images import gif_bytes, grid, png_bytes, save_gif, save_png, upscale
+from .latent import d_scores, decode, interpolate, lerp, slerp, z_from_seed
 from .model import build_discriminator, build_generator, build_models
+from .runs import ACTIVE_STATES, RunFolder, list_runs
 from .training import (EpochEvent, StepEvent, TrainControl, Trainer, TrainingDiverged,
                        gan_step, resolve_device)
 
 __all__ = [
-    "ConfigError", "GANConfig", "CLASS_NAMES", "DataNotFoundError", "load_fashion_mnist",
+    "Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint",
+    "ConfigError", "GANConfig",
+    "CLASS_NAMES", "DataNotFoundError", "load_fashion_mnist",
+    "atomic_write", "atomic_write_bytes",
+    "gif_bytes", "grid", "png_bytes", "save_gif", "save_png", "upscale",
+    "d_scores", "decode", "interpolate", "lerp", "slerp", "z_from_seed",
     "build_discriminator", "build_generator", "build_models",
+    "ACTIVE_STATES", "RunFolder", "list_runs",
     "EpochEvent", "StepEvent", "TrainControl", "Trainer", "TrainingDiverged", "gan_step", "resolve_device",
 ]
