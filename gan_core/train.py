@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                                     generator_only=True, meta=meta)
                 run.write_history(trainer.history)
                 write_samples(ev.epoch)
+                status("running")
                 if args.events:
                     pending.append({"t": "epoch", "e": ev.epoch, "s": ev.step, "d": ev.d_loss, "g": ev.g_loss,
                                     "dx": ev.d_x, "dgz": ev.d_g_z, "md": ev.mean_d_loss, "mg": ev.mean_g_loss,

@@ -22,8 +22,8 @@ def book_step(G, D, g_optimizer, d_optimizer, images, z):
     """One iteration of the book's loop body."""
     criterion = nn.BCELoss()
     B = images.shape[0]
-    real_labels = torch.ones(B, 1, dtype=images.dtype)
-    fake_labels = torch.zeros(B, 1, dtype=images.dtype)
+    real_labels = torch.ones(B, 1, dtype=images.dtype, device=images.device)
+    fake_labels = torch.zeros(B, 1, dtype=images.dtype, device=images.device)
     outputs = D(images)
     d_loss_real = criterion(outputs, real_labels)
     real_score = outputs

@@ -1,0 +1,60 @@
+"""Where the app keeps its files and how much training it allows, from environment variables.
+
+    GAN_EXPLORER_RUNS         runs folder (default: <repo>/runs)
+    GAN_EXPLORER_CHECKPOINTS  folder of ready-made *.pt checkpoints (default: <repo>/checkpoints)
+    GAN_EXPLORER_MAX_RUNS     runs training at once; the rest wait in a queue (default: half the CPU cores, at least 1)
+    GAN_EXPLORER_MAX_QUEUE    runs allowed to wait (default 20)
+    GAN_EXPLORER_THREADS      torch threads per training run (default 1)
+    GAN_EXPLORER_DEVICE       device for training runs: cpu, cuda or auto (default cpu)
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class EnvError(ValueError):
+    """An environment variable holds a value the app cannot use."""
+
+
+def _int(name: str, default: int, lo: int, hi: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise EnvError(f"{name} must be a whole number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise EnvError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def runs_root() -> Path:
+    return Path(os.environ.get("GAN_EXPLORER_RUNS") or REPO_ROOT / "runs")
+
+
+def checkpoints_root() -> Path:
+    return Path(os.environ.get("GAN_EXPLORER_CHECKPOINTS") or REPO_ROOT / "checkpoints")
+
+
+def max_active_runs() -> int:
+    # Each run uses one core (see threads_per_run); half the cores leaves the rest for pages and browsers.
+    return _int("GAN_EXPLORER_MAX_RUNS", max(1, (os.cpu_count() or 2) // 2), 1, 256)
+
+
+def max_queued_runs() -> int:
+    return _int("GAN_EXPLORER_MAX_QUEUE", 20, 0, 10_000)
+
+
+def threads_per_run() -> int:
+    return _int("GAN_EXPLORER_THREADS", 1, 1, 256)
+
+
+def training_device() -> str:
+    dev = os.environ.get("GAN_EXPLORER_DEVICE", "cpu").strip() or "cpu"
+    if dev not in ("cpu", "cuda", "auto"):
+        raise EnvError(f"GAN_EXPLORER_DEVICE must be cpu, cuda or auto, got {dev!r}")
+    return dev
