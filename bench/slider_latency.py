@@ -75,7 +75,7 @@ def start_training(page, url: str) -> None:
 
 
 def measure(page, url: str, changes: int, warmup: int) -> tuple[list[float], list[float]]:
-    open_app(page, f"{url}/latent")
+    open_app(page, url)  # the Latent space page is the default one
     page.wait_for_selector(IMAGE, timeout=60_000)
     page.evaluate(PROBE, IMAGE)
     thumbs = page.locator(THUMBS)

@@ -18,16 +18,17 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from explorer.widgets import model_sources  # noqa: E402
-
 st.set_page_config(page_title="GAN Explorer", page_icon=":material/checkroom:", layout="wide")
+# Images are sent at whole-number enlargements; should the browser still rescale one (a narrow
+# window), keep G's pixels square rather than smoothed.
+st.html("<style>[data-testid=stImage] img {image-rendering: pixelated;}</style>")
 
-# A fresh install has no model: open on the page that makes one.
-has_model = bool(model_sources())
+# The default page lives at "/" (st.navigation ignores its url_path), so it must not change with
+# what is installed: links to /train and /interpolate keep working. Without a model the Latent
+# page says how to get one.
 page = st.navigation([
-    st.Page("views/train.py", title="Train", icon=":material/model_training:", url_path="train",
-            default=not has_model),
-    st.Page("views/latent.py", title="Latent space", icon=":material/tune:", url_path="latent", default=has_model),
+    st.Page("views/latent.py", title="Latent space", icon=":material/tune:", default=True),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("views/interpolate.py", title="Interpolate", icon=":material/linear_scale:", url_path="interpolate"),
 ])
 page.run()

@@ -7,6 +7,7 @@ Pixels are scaled exactly like the book's ToTensor() + Normalize((0.5,), (0.5,))
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -71,7 +72,7 @@ def _candidate_folders(data_dir: str | os.PathLike | None) -> list[Path]:
     if env:
         d = Path(env)
         dirs += [d, d / "FashionMNIST" / "raw", d / "raw"]
-    dirs += [default_cache_dir() / "FashionMNIST" / "raw", DEBIAN_DIR]
+    dirs += [default_cache_dir() / "FashionMNIST" / "raw", DEBIAN_DIR]  # torchvision's download, Debian
     return dirs
 
 
@@ -84,13 +85,16 @@ def find_dataset_root(data_dir: str | os.PathLike | None = None, download: bool 
         files = _idx_files_in(folder)
         if files is None:
             continue
-        if all(p.suffix != ".gz" for p in files.values()) and folder.name == "raw" and folder.parent.name == "FashionMNIST":
+        plain = all(p.suffix != ".gz" for p in files.values())
+        if plain and folder.name == "raw" and folder.parent.name == "FashionMNIST":
             return folder.parent.parent
+        # Unpack each source into its own folder, so two copies never mix.
+        root = cache / "unpacked" / hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:12]
         try:
-            _install_raw(files, cache)
+            _install_raw(files, root)
         except OSError as e:
-            raise DataNotFoundError(f"found Fashion-MNIST in {folder} but cannot unpack it into {cache}: {e.strerror}") from e
-        return cache
+            raise DataNotFoundError(f"found Fashion-MNIST in {folder} but cannot unpack it into {root}: {e.strerror}") from e
+        return root
     if download:
         from torchvision.datasets import FashionMNIST
         try:

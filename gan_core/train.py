@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     if args.sample_every < 0:
         raise ConfigError(f"--sample-every must be 0 or more, got {args.sample_every}")
+    # Late in training Adam's second moments decay into denormal floats, which CPUs
+    # handle 5-50x slower; flushing them to zero changes no result that matters.
+    torch.set_flush_denormal(True)
     run = RunFolder(args.out)
     device = resolve_device(args.device)
     snapshots = parse_epochs(args.snapshot_epochs)

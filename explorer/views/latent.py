@@ -40,6 +40,7 @@ def _randomise(dim: int) -> None:
 
 @st.fragment
 def explorer(model) -> None:
+    import time as _t; _t0 = _t.perf_counter()
     dim = model.config.latent_dim
     st.session_state.setdefault("latent.seed", 0)
     if _z_key(0) not in st.session_state:
@@ -57,6 +58,7 @@ def explorer(model) -> None:
             st.session_state.setdefault(_z_key(i), 0.0)  # a model with a bigger z than the last one
             z.append(cols[i % COLUMNS].slider(f"z{i}", -Z_RANGE, Z_RANGE, step=Z_STEP, format="%.2f",
                                               key=_z_key(i), persist_state="session"))
+    _t1 = _t.perf_counter()
     # The Interpolate page can start or end at this z.
     st.session_state["latent.z"] = z
     image = decode(model.G, torch.tensor([z]), model.config.image_size)     # (1, 28, 28) uint8
@@ -70,6 +72,7 @@ def explorer(model) -> None:
             st.caption("This file holds only G, so there is no D to judge the image.")
         st.download_button("Image (PNG)", png, file_name="gan-explorer-z.png",
                            mime="image/png", on_click="ignore", icon=":material/download:")
+    print(f"FRAG sliders {(_t1-_t0)*1e3:.1f} ms total {(_t.perf_counter()-_t0)*1e3:.1f} ms", flush=True)
 
 
 st.title("Latent space")
