@@ -14,6 +14,7 @@ import atexit
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ ACTIONS = ("pause", "resume", "step", "stop")
 LOG_FILE = "train.log"     # the child's stdout and stderr: the book's printout, or why it failed
 OWNER_FILE = "owner.pid"   # pid of the child training this folder, to spot runs orphaned by a crash
 WATCH_SECONDS = 0.3        # how often finished children are reaped and queued runs started
+NICE = shutil.which("nice")  # POSIX; elsewhere runs train at normal priority
 
 
 class QueueFull(RuntimeError):
@@ -245,6 +247,9 @@ class RunManager:
             run = RunFolder(self.root / run_id)
             cmd = [self.python, "-m", "gan_core.train", *args, "--device", self.device,
                    "--threads", str(self.threads), "--events", "--control", "stdin", "--quiet"]
+            if NICE:
+                # Lower priority than the server: pages stay responsive however many runs train.
+                cmd = [NICE, "-n", "10", *cmd]
             # Thread pools outside torch's own setting (OpenMP, MKL) are capped too.
             env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads),
                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
