@@ -228,7 +228,11 @@ def load_classifier(path: str | os.PathLike = DEFAULT_CLASSIFIER_PATH) -> Classi
         raise ClassifierError(f"{p}: {size / 2**20:.0f} MB is too big for a classifier checkpoint")
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as e:
+        # weights_only refuses any global it does not know (a class, a function); other
+        # unpickling errors mean the bytes are not a pickle at all.
+        if "Unsupported global" not in str(e):
+            raise ClassifierError(f"{p}: not a readable PyTorch checkpoint (truncated or not a checkpoint file)") from None
         raise ClassifierError(f"{p}: refused, it holds Python objects rather than plain tensors and numbers; "
                               "nothing in it was run") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as e:

@@ -176,7 +176,6 @@ class RealReference:
     test_mu: torch.Tensor             # (F,) mean test feature
     test_cov: torch.Tensor            # (F, F) test feature covariance
     real_class_mix: torch.Tensor      # (C,) true label mix of the test set
-    test_probs: torch.Tensor          # (N_test, C) classifier probabilities of the test images
     nearest_distances: torch.Tensor   # (S,) L2 from sampled test images to their nearest train image
     nearest_indices: torch.Tensor     # (S,) index of that train image
     test_sample: torch.Tensor         # (S,) which test images were sampled
@@ -200,7 +199,7 @@ def real_reference(classifier: FashionClassifier, train_images: torch.Tensor, te
     sample = torch.randperm(len(test_images), generator=g)[:memorisation_samples]
     dist, idx = nearest_train(test_images[sample.to(test_images.device)], train_images)
     progress(1.0, "real reference done")
-    return RealReference(mu, cov, mix, probs, dist, idx, sample, seed)
+    return RealReference(mu, cov, mix, dist, idx, sample, seed)
 
 
 @dataclass
@@ -257,6 +256,16 @@ def _check(n: int, train_images: torch.Tensor, test_images: torch.Tensor, classi
         raise ValueError(f"n must be an integer of at least 2, got {n!r}")
 
 
+def _reference(reference: RealReference | None, classifier: FashionClassifier, train_images: torch.Tensor,
+               test_images: torch.Tensor, test_labels: torch.Tensor | None, seed: int,
+               memorisation_samples: int, progress: Progress) -> tuple[RealReference, float]:
+    """The reference given, or one measured now as the first 40% of the progress; and that share."""
+    if reference is not None:
+        return reference, 0.0
+    return real_reference(classifier, train_images, test_images, test_labels, seed, memorisation_samples,
+                          _span(progress, 0, 0.4)), 0.4
+
+
 def evaluate_generator(G: nn.Module, classifier: FashionClassifier, train_images: torch.Tensor, test_images: torch.Tensor,
                        n: int = 10_000, seed: int = 0, progress: Progress | None = None, *,
                        test_labels: torch.Tensor | None = None, reference: RealReference | None = None,
@@ -267,10 +276,8 @@ def evaluate_generator(G: nn.Module, classifier: FashionClassifier, train_images
     """
     _check(n, train_images, test_images, classifier)
     progress = progress or _no_progress
-    ref_share = 0.0 if reference is not None else 0.4
-    if reference is None:
-        reference = real_reference(classifier, train_images, test_images, test_labels, seed,
-                                   memorisation_samples, _span(progress, 0, ref_share))
+    reference, ref_share = _reference(reference, classifier, train_images, test_images, test_labels, seed,
+                                      memorisation_samples, progress)
     progress(ref_share, "generating images")
     x = generate_images(G, n, seed)                                           # (n, 784)
     if x.shape[1] != train_images.shape[1]:
@@ -296,10 +303,8 @@ def evaluate_real_floor(classifier: FashionClassifier, train_images: torch.Tenso
     if n > len(train_images):
         raise ValueError(f"n = {n} is more than the {len(train_images)} train images")
     progress = progress or _no_progress
-    ref_share = 0.0 if reference is not None else 0.4
-    if reference is None:
-        reference = real_reference(classifier, train_images, test_images, test_labels, seed,
-                                   memorisation_samples, _span(progress, 0, ref_share))
+    reference, ref_share = _reference(reference, classifier, train_images, test_images, test_labels, seed,
+                                      memorisation_samples, progress)
     # A different stream from the reference's test sample, so the two choices are unrelated.
     g = torch.Generator().manual_seed(seed + 1)
     subset = torch.randperm(len(train_images), generator=g)[:n]

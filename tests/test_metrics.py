@@ -51,8 +51,10 @@ def test_frechet_distance_full_covariances_matches_eigenvalues_of_product():
     assert ev.imag.abs().max() < 1e-8
     expected = ((mu1 - mu2) ** 2).sum() + S1.trace() + S2.trace() - 2 * ev.real.clamp(min=0).sqrt().sum()
     fd = frechet_distance(mu1, S1, mu2, S2)
-    assert fd == pytest.approx(expected.item(), rel=1e-9)
-    assert frechet_distance(mu2, S2, mu1, S1) == pytest.approx(fd, rel=1e-9)   # a distance is symmetric
+    # Rank-deficient S2 (as ReLU features can give) leaves eigenvalues near 0, whose square roots
+    # magnify float64 rounding to about 1e-8: the two routes agree to that.
+    assert fd == pytest.approx(expected.item(), rel=1e-7)
+    assert frechet_distance(mu2, S2, mu1, S1) == pytest.approx(fd, rel=1e-7)   # a distance is symmetric
     assert frechet_distance(mu1, S1, mu1, S1) == pytest.approx(0.0, abs=1e-9)
 
 
@@ -113,6 +115,7 @@ def test_classifier_file_round_trip_and_refusals(tmp_path, fashion_test):
     refused({**good, "state_dict": nan_sd}, "NaN")
     refused({**good, "config": {**good["config"], "feature_dim": 64}}, "shape")
     refused({**good, "test_accuracy": 3.0}, "not a fraction")
+    refused({**good, "meta": {"hook": print}}, "refused, it holds Python objects")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ClassifierError, match="not a readable"):
         load_classifier(tmp_path / "junk.pt")
@@ -136,14 +139,15 @@ def test_real_floor_is_covered_and_far_below_an_untrained_generator(classifier, 
 
 def test_evaluate_is_reproducible_under_a_seed(classifier, fashion_train, fashion_test):
     G = build_models(GANConfig(seed=5))[0]
-    x, xt = fashion_train[0], fashion_test[0][:3000]
+    x, xt = fashion_train[0], fashion_test[0][:1000]
     seen = []
     args = (G, classifier, x, xt)
-    a = evaluate_generator(*args, n=500, seed=7, progress=lambda f, msg: seen.append(f), memorisation_samples=50)
-    b = evaluate_generator(*args, n=500, seed=7, memorisation_samples=50)
-    c = evaluate_generator(*args, n=500, seed=8, memorisation_samples=50)
+    a = evaluate_generator(*args, n=300, seed=7, progress=lambda f, msg: seen.append(f), memorisation_samples=50)
+    b = evaluate_generator(*args, n=300, seed=7, memorisation_samples=50)
+    c = evaluate_generator(*args, n=300, seed=8, memorisation_samples=50)
     assert a == b
-    assert a.frechet_distance != c.frechet_distance and a.nearest_indices != c.nearest_indices
+    # (An untrained G's blurry samples all share one nearest train image, so compare distances.)
+    assert a.frechet_distance != c.frechet_distance and a.nearest_distances != c.nearest_distances
     assert seen == sorted(seen) and seen[-1] == 1.0 and 0 <= seen[0] < 0.5
 
 
