@@ -3,11 +3,14 @@
 Importing this package has no side effects: no downloads, folders or argument parsing.
 """
 from .checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .classifier import DEFAULT_CLASSIFIER_PATH, ClassifierError, load_classifier
 from .config import ConfigError, GANConfig
 from .data import CLASS_NAMES, DataNotFoundError, load_fashion_mnist
 from .files import atomic_write, atomic_write_bytes
 from .images import gif_bytes, grid, png_bytes, save_gif, save_png, upscale
 from .latent import d_scores, decode, interpolate, lerp, slerp, z_from_seed
+from .metrics import (COVERAGE_THRESHOLD, Evaluation, evaluate_generator, evaluate_real_floor,
+                      frechet_distance, real_reference)
 from .model import build_discriminator, build_generator, build_models
 from .runs import ACTIVE_STATES, RunFolder, list_runs
 from .training import (EpochEvent, StepEvent, TrainControl, Trainer, TrainingDiverged,
@@ -15,11 +18,14 @@ from .training import (EpochEvent, StepEvent, TrainControl, Trainer, TrainingDiv
 
 __all__ = [
     "Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint",
+    "DEFAULT_CLASSIFIER_PATH", "ClassifierError", "load_classifier",
     "ConfigError", "GANConfig",
     "CLASS_NAMES", "DataNotFoundError", "load_fashion_mnist",
     "atomic_write", "atomic_write_bytes",
     "gif_bytes", "grid", "png_bytes", "save_gif", "save_png", "upscale",
     "d_scores", "decode", "interpolate", "lerp", "slerp", "z_from_seed",
+    "COVERAGE_THRESHOLD", "Evaluation", "evaluate_generator", "evaluate_real_floor", "frechet_distance",
+    "real_reference",
     "build_discriminator", "build_generator", "build_models",
     "ACTIVE_STATES", "RunFolder", "list_runs",
     "EpochEvent", "StepEvent", "TrainControl", "Trainer", "TrainingDiverged", "gan_step", "resolve_device",

@@ -96,9 +96,10 @@ def _read(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int) -> object:
         return torch.load(fobj, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # weights_only refuses any global it does not know: a pickled class, a function, a code hook.
-        m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
-        what = f" ({m.group(1)})" if m else ""
-        raise CheckpointError(f"{name}: refused, it holds Python objects{what} rather than plain tensors and numbers; "
+        m = re.search(r"GLOBAL ([\w.]+)", str(e))
+        if not m:  # not a refused global: the bytes are simply not a pickle
+            raise CheckpointError(f"{name}: not a readable PyTorch checkpoint (truncated or not a checkpoint file)") from None
+        raise CheckpointError(f"{name}: refused, it holds Python objects ({m.group(1)}) rather than plain tensors and numbers; "
                               "nothing in it was run (for a model, save G.state_dict())") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as e:
         raise CheckpointError(f"{name}: not a readable PyTorch checkpoint (truncated or not a checkpoint file)") from e

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up GAN Explorer on a fresh Debian/Ubuntu machine with Python 3.11:
+#   system packages (Fashion-MNIST; Chromium with --browser, for the browser tests),
+#   a virtualenv in .venv with the pinned requirements and the project installed.
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_browser=0
+[[ "${1:-}" == "--browser" ]] && want_browser=1
+
+apt_pkgs=()
+[[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] || apt_pkgs+=(dataset-fashion-mnist)
+[[ $want_browser == 1 && ! -x /usr/bin/chromium ]] && apt_pkgs+=(chromium)
+if ((${#apt_pkgs[@]})); then
+  if command -v apt-get >/dev/null; then
+    sudo=""; [[ $(id -u) == 0 ]] || sudo="sudo"
+    echo "setup: installing ${apt_pkgs[*]} with apt-get"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
+  else
+    echo "setup: no apt-get here; install ${apt_pkgs[*]} yourself, or pass --data-dir to the tools" >&2
+  fi
+fi
+
+py=${PYTHON:-python3.11}
+command -v "$py" >/dev/null || py=python3
+[[ -x .venv/bin/python ]] || "$py" -m venv .venv
+# Reinstall only when requirements.txt changed since the last successful install.
+stamp=.venv/.requirements.sha
+sum=$(sha256sum requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [[ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]]; then
+  echo "setup: installing Python packages into .venv (torch is large: this takes a few minutes)"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+  echo "$sum" > "$stamp"
+fi
+echo "setup: ready"

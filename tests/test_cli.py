@@ -1,0 +1,83 @@
+"""The command-line tools, end to end as a user runs them, on a small slice of the real data."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from gan_core import RunFolder, load_checkpoint
+from test_equivalence import book_models
+
+
+def cli(*args, check=True):
+    p = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=300)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+@pytest.fixture(scope="module")
+def run_dir(small_data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    p = cli("gan_core.train", "--epochs", "1", "--batch-size", "100", "--seed", "3", "--device", "cpu",
+            "--data-dir", str(small_data_dir), "--out", str(out), "--snapshot-epochs", "1,2")
+    assert "epoch [0/1] d_loss:" in p.stdout
+    summary = p.stdout.strip().splitlines()[-1]
+    assert summary.startswith("finished:") and float(summary.split("images/s=")[1].split()[0]) > 0
+    return out
+
+
+def test_train_writes_a_complete_run_folder(run_dir):
+    run = RunFolder(run_dir)
+    assert run.read_status()["state"] == "finished"
+    assert run.snapshot_epochs() == [1] and run.sample_epochs() == [0]
+    assert run.history_file.read_text().splitlines()[0].startswith("epoch,d_loss,g_loss")
+    ck = load_checkpoint(run.checkpoint)
+    assert ck.epoch == 1 and ck.step == 30 and ck.config.seed == 3
+
+
+def test_resume_extends_a_run(run_dir, small_data_dir):
+    p = cli("gan_core.train", "--out", str(run_dir), "--resume", "--epochs", "2", "--device", "cpu",
+            "--data-dir", str(small_data_dir), "--snapshot-epochs", "1,2")
+    assert "epoch [1/2]" in p.stdout and "epoch [0/2]" not in p.stdout
+    assert load_checkpoint(RunFolder(run_dir).checkpoint).step == 60
+    assert RunFolder(run_dir).snapshot_epochs() == [1, 2]
+
+
+@pytest.mark.parametrize("source", ["run", "book"])
+def test_sample_and_interpolate_write_images(run_dir, tmp_path, source):
+    if source == "run":
+        ck = str(run_dir / "checkpoint.pt")
+    else:
+        ck = str(tmp_path / "G.pt")
+        torch.save(book_models(seed=0)[0].state_dict(), ck)   # as a student saves it from the book
+    cli("gan_core.sample", "--checkpoint", ck, "--n", "12", "--out", str(tmp_path / "grid.png"))
+    assert Image.open(tmp_path / "grid.png").size == ((4 * 30 + 2) * 2, (3 * 30 + 2) * 2)   # 4 columns, 3 rows
+    cli("gan_core.interpolate", "--checkpoint", ck, "--seed-a", "1", "--seed-b", "2", "--steps", "5",
+        "--mode", "lerp", "--out", str(tmp_path / "strip.png"))
+    assert Image.open(tmp_path / "strip.png").size[0] > 4 * Image.open(tmp_path / "strip.png").size[1]
+    cli("gan_core.interpolate", "--checkpoint", ck, "--seed-a", "1", "--seed-b", "2", "--steps", "6",
+        "--out", str(tmp_path / "walk.gif"))
+    assert Image.open(tmp_path / "walk.gif").n_frames == 10     # 6 forward, 4 back
+
+
+@pytest.mark.parametrize("args,words", [
+    (["gan_core.train", "--epochs", "0", "--out", "X"], "epochs must be between 1"),
+    (["gan_core.train", "--lr", "-1", "--out", "X"], "lr_g must be in (0, 1]"),
+    (["gan_core.train", "--batch-size", "0", "--out", "X"], "batch_size must be between 1"),
+    (["gan_core.train", "--seed", "abc", "--out", "X"], "invalid int value: 'abc'"),
+    (["gan_core.train", "--out", "X", "--device", "tpu"], "unknown device 'tpu'"),
+    (["gan_core.train", "--out", "X", "--resume"], "nothing to resume"),
+    (["gan_core.sample", "--checkpoint", "missing.pt", "--out", "x.png"], "missing.pt: no such file"),
+    (["gan_core.interpolate", "--checkpoint", "missing.pt", "--seed-a", "1", "--seed-b", "2", "--steps", "1",
+      "--out", "x.png"], "--steps must be between 2"),
+])
+def test_errors_are_one_line_without_traceback(args, words, tmp_path):
+    p = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert p.returncode != 0
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], p.stderr
+    assert "Traceback" not in p.stderr
