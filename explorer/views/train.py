@@ -22,7 +22,7 @@ mgr = resources.manager()
 def start_button(settings) -> None:
     """Sidebar: Start, and how busy the server is. A new run becomes the page's run."""
     with st.sidebar:
-        if st.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch"):
+        if st.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch", key="train.start"):
             try:
                 st.session_state["train.run"] = mgr.start(settings)
             except (ConfigError, QueueFull) as e:

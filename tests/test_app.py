@@ -1,0 +1,324 @@
+"""The Streamlit app, page by page, in-process with AppTest (design notes, section 6).
+
+Training runs are real `gan_core.train` children, on a 3,000-image slice of
+Fashion-MNIST (GAN_EXPLORER_DATA) so that an epoch is 30 steps; the models the
+Latent and Interpolate pages explore are untrained ones written by a fixture.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+import torch
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `explorer` is not an installed package: the app puts the root on sys.path itself
+
+from explorer import runner  # noqa: E402
+from explorer.runner import RunManager, RunSettings, resolve_run  # noqa: E402
+from gan_core import GANConfig, RunFolder, Trainer, build_generator, save_checkpoint, z_from_seed  # noqa: E402
+
+APP = ROOT / "explorer" / "app.py"
+POLL_TIMEOUT_S = 90    # generous: this machine's two cores are shared with the training child
+
+
+@pytest.fixture(scope="module")
+def untrained_checkpoint(tmp_path_factory) -> Path:
+    """A project checkpoint of the book's model, untrained (its images are noise, but differ with z)."""
+    trainer = Trainer(GANConfig(epochs=1), torch.rand(100, 784) * 2 - 1, "cpu")
+    return save_checkpoint(tmp_path_factory.mktemp("ck") / "untrained.pt", trainer.state_dict())
+
+
+@pytest.fixture
+def folders(tmp_path, monkeypatch, small_data_dir):
+    """Empty runs and checkpoints folders, a small data set, and no state left from other tests."""
+    runs, ckpts = tmp_path / "runs", tmp_path / "checkpoints"
+    ckpts.mkdir()
+    monkeypatch.setenv("GAN_EXPLORER_RUNS", str(runs))
+    monkeypatch.setenv("GAN_EXPLORER_CHECKPOINTS", str(ckpts))
+    monkeypatch.setenv("GAN_EXPLORER_DATA", str(small_data_dir))
+    monkeypatch.setenv("GAN_EXPLORER_MAX_RUNS", "1")
+    st.cache_resource.clear()   # the run manager and loaded models are per-process resources
+    yield runs, ckpts
+    runner.shutdown_all()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def with_model(folders, untrained_checkpoint):
+    (folders[1] / "untrained.pt").write_bytes(untrained_checkpoint.read_bytes())
+    return folders
+
+
+def app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def poll(at: AppTest, done, what: str, timeout: float = POLL_TIMEOUT_S) -> None:
+    """Rerun the page (AppTest never fires run_every) until done(at) holds."""
+    deadline = time.monotonic() + timeout
+    while not done(at):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+
+
+def array(v) -> np.ndarray:
+    """A Plotly JSON array: a plain list, or a typed array {"dtype", "bdata"}."""
+    if isinstance(v, dict):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+    return np.asarray(v, dtype=float)
+
+
+def chart(at: AppTest, key: str) -> dict[str, dict]:
+    spec = json.loads(at.get_by_key(key).proto.spec)
+    return {t.get("name", f"raw {i}"): t for i, t in enumerate(spec["data"])}
+
+
+def image_urls(at: AppTest) -> list[str]:
+    return [img.url for el in at.get("image") for img in el.proto.imgs]
+
+
+def image_captions(at: AppTest) -> list[str]:
+    return [img.caption for el in at.get("image") for img in el.proto.imgs]
+
+
+def texts(at: AppTest, kind: str) -> str:
+    return " ".join(e.value for e in at.get(kind))
+
+
+def run_state(runs: Path, run_id: str) -> str:
+    return RunFolder(runs / run_id).read_status().get("state", "")
+
+
+def last_step(runs: Path, run_id: str) -> int:
+    """The last step logged to events.jsonl (status.json's step only moves at the end of an epoch)."""
+    events, _ = RunFolder(runs / run_id).read_events()
+    return max((e["s"] for e in events if e["t"] == "step"), default=0)
+
+
+# ---- a fresh install ------------------------------------------------------------------------
+
+def test_fresh_install_opens_on_a_prompt_to_train(folders):
+    at = app()
+    assert "No model to explore yet" in texts(at, "info")
+    assert any(link.proto.page.endswith("train.py") or "train" in link.proto.page for link in at.get("page_link"))
+    assert not at.error
+
+
+# ---- Train ----------------------------------------------------------------------------------
+
+def test_train_runs_to_the_end_with_live_charts_samples_and_downloads(folders):
+    runs, _ = folders
+    at = app("views/train.py")
+    at.number_input(key="epochs").set_value(2)
+    at.number_input(key="batch").set_value(100)     # 3,000 images: 30 steps an epoch
+    at.number_input(key="sample_every").set_value(10)
+    at.button(key="train.start").click().run()
+    run_id = at.query_params["run"]
+    assert RunFolder(runs / run_id).read_status()["config"]["epochs"] == 2
+
+    poll(at, lambda a: "Finished" in texts(a, "success"), "the run to finish")
+    assert run_state(runs, run_id) == "finished"
+
+    # Every one of the 60 steps is on the loss chart, smoothed, with one mean per epoch.
+    losses = chart(at, "train.chart.losses")
+    x = array(losses["d_loss"]["x"])
+    assert len(x) == 60 and x[-1] == pytest.approx(2.0)
+    assert np.all(np.isfinite(array(losses["g_loss"]["y"])))
+    assert np.allclose(array(losses["d_loss, epoch mean"]["x"]), [1.0, 2.0])
+    verdicts = chart(at, "train.chart.verdicts")
+    dx = array(verdicts["D(x): real"]["y"])
+    assert len(dx) == 60 and np.all((dx >= 0) & (dx <= 1))
+
+    # Sixteen samples with D's score under each; the look-back slider offers both epochs.
+    captions = image_captions(at)
+    assert len(captions) == 16 and all(c.startswith("D = ") for c in captions)
+    assert at.select_slider(key=f"train.sample_epoch.{run_id}").options == ["1", "2", "now"]
+    at.select_slider(key=f"train.sample_epoch.{run_id}").set_value(1).run()
+    assert "At step 30" in texts(at, "caption")
+
+    assert {b.key for b in at.get("download_button")} >= {"train.dl.grid", "train.dl.ckpt", "train.dl.csv"}
+    assert "epoch [1/2]" in at.get("code")[0].value   # the book's printout, from the child's stdout
+
+    # The finished run is now a model the other pages can explore.
+    at.switch_page("views/latent.py").run()
+    picker = at.selectbox(key="model.source")
+    assert picker.value == f"run:{run_id}" and run_id in picker.options[0]
+    assert "2 epochs" in image_captions(at)[0]
+
+
+def test_pause_step_resume_and_stop(folders):
+    runs, _ = folders
+    at = app("views/train.py")
+    at.number_input(key="epochs").set_value(500)   # far longer than the test: it is stopped
+    at.button(key="train.start").click().run()
+    run_id = at.query_params["run"]
+    poll(at, lambda a: run_state(runs, run_id) == "running", "the run to start")
+
+    at.button(key="train.pause").click().run()
+    poll(at, lambda a: run_state(runs, run_id) == "paused", "the pause")
+    assert at.button(key="train.pause").label == "Resume"
+    assert not at.button(key="train.step").disabled
+    # gan_core.train writes events at most every 0.25 s and only when a step comes, so the steps
+    # done just before a pause appear with the next Step, and a Step within 0.25 s of the last
+    # write waits for the one after. Hence the pauses between clicks here.
+    time.sleep(0.5)
+    steps = last_step(runs, run_id)
+    at.button(key="train.step").click().run()
+    poll(at, lambda a: last_step(runs, run_id) > steps, "the first step")
+    time.sleep(1.0)
+    steps = last_step(runs, run_id)
+    time.sleep(1.0)
+    assert last_step(runs, run_id) == steps, "a paused run went on training"
+
+    at.button(key="train.step").click().run()
+    poll(at, lambda a: last_step(runs, run_id) == steps + 1, "one step")
+    time.sleep(1.0)
+    assert last_step(runs, run_id) == steps + 1, "Step did more than one step"
+
+    at.button(key="train.pause").click().run()   # now labelled Resume
+    poll(at, lambda a: last_step(runs, run_id) > steps + 5, "training to resume")
+
+    at.button(key="train.stop").click().run()
+    poll(at, lambda a: "Stopped" in texts(a, "info"), "the stop")
+    assert run_state(runs, run_id) == "stopped"
+
+
+def test_runs_beyond_the_cap_wait_in_a_queue_and_can_be_cancelled(folders):
+    runs, _ = folders
+    at = app("views/train.py")
+    at.number_input(key="epochs").set_value(500)
+    at.button(key="train.start").click().run()
+    first = at.query_params["run"]
+    at.button(key="train.start").click().run()
+    second = at.query_params["run"]
+    assert second != first
+    assert "number **1** in the queue" in texts(at, "info")
+    assert run_state(runs, second) == "queued"
+
+    at.button(key="train.cancel").click().run()
+    assert run_state(runs, second) == "stopped"
+    assert not (runs / second / runner.LOG_FILE).exists(), "a cancelled run was started"
+    # The first run trains on, and is still the page's when picked again.
+    at.selectbox(key="train.run").set_value(first).run()
+    assert at.query_params["run"] == first
+    poll(at, lambda a: run_state(runs, first) == "running", "the first run to start")
+
+
+@pytest.mark.parametrize("bad", ["../../etc", "no such run", "20990101-000000-abcdef"])
+def test_a_bad_run_in_the_url_gets_a_friendly_message(folders, bad):
+    at = app()
+    at.switch_page("views/train.py")
+    at.query_params["run"] = bad
+    at.run()
+    assert not at.exception and not at.error
+    assert "Pick a run below" in texts(at, "warning")
+    assert "run" not in at.query_params
+
+
+def test_run_ids_from_outside_resolve_only_inside_the_runs_folder(tmp_path):
+    root = tmp_path / "runs"
+    for folder in (root / "ok-run", tmp_path / "outside"):
+        folder.mkdir(parents=True)
+        RunFolder(folder).write_status("finished")
+    (root / "link").symlink_to(tmp_path / "outside")
+    assert resolve_run(root, "ok-run").path == (root / "ok-run").resolve()
+    for bad in ("..", "../outside", "link", "ok-run/", "/etc", "", None, "ok run", "x" * 65):
+        assert resolve_run(root, bad) is None, bad
+
+
+def test_settings_are_validated_before_a_run_is_queued(tmp_path):
+    manager = RunManager(tmp_path, max_active=1)
+    try:
+        with pytest.raises(Exception, match="batch_size"):
+            manager.start(RunSettings(batch_size=0))
+        with pytest.raises(Exception, match="lr_d"):
+            manager.start(RunSettings(lr_d=2.0))
+        assert manager.runs() == [] and manager.waiting_count() == 0
+    finally:
+        manager.shutdown()
+
+
+# ---- Latent space ------------------------------------------------------------------------------
+
+def test_latent_sliders_drive_the_image(with_model):
+    at = app()   # the default page
+    assert len(at.slider) == 64
+    # First visit: the sliders hold seed 0's z (rounded to the slider's precision).
+    z0 = z_from_seed(0, 1, 64)[0].clamp(-3, 3).numpy()
+    assert np.allclose([at.slider(key=f"latent.z{i}").value for i in range(64)], z0, atol=0.006)
+    assert at.get("metric")[0].label.startswith("D's verdict")
+    before = image_urls(at)
+    assert len(before) == 1
+
+    at.slider(key="latent.z5").set_value(2.5).run()
+    after = image_urls(at)
+    assert after != before, "moving a slider did not change the image"
+    assert at.session_state["latent.z"][5] == 2.5
+
+    at.slider(key="latent.z5").set_value(at.slider(key="latent.z5").value).run()
+    assert image_urls(at) == after, "the same z gave a different image"
+
+    next(b for b in at.button if b.label == "Reset to zero").click().run()
+    assert all(at.slider(key=f"latent.z{i}").value == 0 for i in range(64))
+    at.number_input(key="latent.seed").set_value(7).run()
+    z7 = z_from_seed(7, 1, 64)[0].clamp(-3, 3).numpy()
+    assert np.allclose([at.slider(key=f"latent.z{i}").value for i in range(64)], z7, atol=0.006)
+
+
+def test_uploads_are_validated_and_book_state_dicts_load(with_model):
+    at = app()
+    at.file_uploader(key="model.file").set_value(("junk.pt", b"not a checkpoint", "application/octet-stream")).run()
+    errors = [e.value for e in at.sidebar.get("error")]
+    assert len(errors) == 1 and "junk.pt" in errors[0] and "\n" not in errors[0]
+
+    buf = io.BytesIO()
+    torch.save(build_generator(GANConfig()).state_dict(), buf)   # what the book's readers save
+    at.file_uploader(key="model.file").set_value(("book-g.pt", buf.getvalue(), "application/octet-stream")).run()
+    assert not at.sidebar.get("error")
+    assert at.selectbox(key="model.source").value.startswith("upload:")
+    assert "only G" in texts(at, "caption")     # no D in a bare state_dict, so no verdict
+    assert len(image_urls(at)) == 1
+
+
+# ---- Interpolate --------------------------------------------------------------------------------
+
+def test_interpolate_shows_both_walks_with_shared_endpoints(with_model):
+    at = app("views/interpolate.py")
+    at.slider(key="interp.frames").set_value(7).run()
+    frame = at.slider(key="interp.frame")
+    assert (frame.min, frame.max, frame.value) == (1, 7, 4)
+
+    def scrubbed() -> tuple[list[str], list[str]]:
+        imgs = [img for el in at.get("image") for img in el.proto.imgs if "frame" in img.caption]
+        return [i.caption for i in imgs], [i.url for i in imgs]
+
+    captions, urls = scrubbed()
+    assert captions[0].startswith("Linear (lerp), frame 4/7") and captions[1].startswith("Spherical (slerp), frame 4/7")
+    assert urls[0] != urls[1], "lerp and slerp should part ways between the endpoints"
+    for end in (1, 7):   # both walks start at A and end at B: the very same picture
+        at.slider(key="interp.frame").set_value(end).run()
+        assert len(set(scrubbed()[1])) == 1
+    assert {b.key for b in at.get("download_button")} == {
+        "interp.dl.gif.lerp", "interp.dl.png.lerp", "interp.dl.gif.slerp", "interp.dl.png.slerp"}
+
+    # Endpoint A from the Latent page's z instead of a seed changes where the walks start.
+    at.slider(key="interp.frame").set_value(1).run()
+    start = scrubbed()[1]
+    at.radio(key="interp.A.src").set_value("Latent page").run()
+    assert scrubbed()[1] != start
