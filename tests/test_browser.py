@@ -1,0 +1,134 @@
+"""The real app in a real browser: a Streamlit server on a loopback port, driven by headless Chromium.
+
+    .venv/bin/pytest -m browser tests/test_browser.py
+
+What only a browser shows: the page polls a live run by itself (st.fragment's
+run_every, which AppTest never fires), a reload comes back to the same run via
+the URL, a keyboard slider change reaches the picture, and stopping the server
+stops its training children.
+"""
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from browser_util import chromium, open_app, streamlit_server  # noqa: E402
+
+from gan_core import GANConfig, RunFolder, Trainer, save_checkpoint  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+IMAGE = "[data-testid=stMain] [data-testid=stImage] img"
+WAIT_MS = 60_000   # generous: the server, the browser and a training run share two cores
+
+
+def training_children(folder: Path) -> list[int]:
+    """Pids of processes whose command line names folder (the training children writing into it)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(folder).encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, small_data_dir):
+    """The app on a free port, with an untrained model, an empty runs folder and a 3,000-image data set."""
+    tmp = tmp_path_factory.mktemp("browser")
+    (tmp / "checkpoints").mkdir()
+    trainer = Trainer(GANConfig(epochs=1), torch.rand(100, 784) * 2 - 1, "cpu")
+    save_checkpoint(tmp / "checkpoints" / "untrained.pt", trainer.state_dict())
+    env = {"GAN_EXPLORER_RUNS": str(tmp / "runs"), "GAN_EXPLORER_CHECKPOINTS": str(tmp / "checkpoints"),
+           "GAN_EXPLORER_DATA": str(small_data_dir)}
+    with streamlit_server(env, tmp / "server.log") as url:
+        yield url, tmp / "runs"
+    # The server got SIGTERM: it must have stopped every run it started.
+    deadline = time.monotonic() + 10
+    while training_children(tmp / "runs") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not training_children(tmp / "runs"), "training children outlived the server"
+    for run in (tmp / "runs").iterdir():
+        assert RunFolder(run).read_status()["state"] not in ("queued", "running", "paused")
+
+
+@pytest.fixture(scope="module")
+def page():
+    with chromium() as p:
+        yield p
+
+
+def shown_step(page) -> int:
+    """The step number in the Train page's progress bar (0 while there is none yet)."""
+    bar = page.locator("[data-testid=stProgress]")
+    if not bar.count():
+        return 0
+    m = re.search(r"step ([\d,]+)/", bar.first.inner_text())
+    return int(m.group(1).replace(",", "")) if m else 0
+
+
+def plotted_steps(page) -> int:
+    """How many points the loss chart's smoothed d_loss line holds, read from Plotly's own data."""
+    return page.evaluate("""() => {
+        const plot = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');
+        const trace = plot && plot._fullData && plot._fullData.find(t => t.name === 'd_loss');
+        return trace ? trace._length : 0; }""")  # _fullData: the traces as Plotly decoded them
+
+
+def wait_until(what: str, cond, timeout_s: float = WAIT_MS / 1000) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.25)
+
+
+def test_a_run_updates_live_and_survives_a_reload(server, page):
+    url, runs = server
+    # Settings come from the URL, as in a link a teacher hands out; 40 epochs of 30 steps.
+    open_app(page, f"{url}/train?epochs=40&batch=100")
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_url(re.compile(r"[?&]run="), timeout=WAIT_MS)
+    run_id = re.search(r"run=([\w-]+)", page.url).group(1)
+    assert RunFolder(runs / run_id).read_status()["config"]["epochs"] == 40
+
+    # No clicks from here on: the page polls the run by itself.
+    wait_until("training to show progress", lambda: shown_step(page) > 0)
+    first, points = shown_step(page), plotted_steps(page)
+    wait_until("the progress bar to move", lambda: shown_step(page) > first)
+    wait_until("the loss chart to grow", lambda: plotted_steps(page) > points)
+
+    # A refresh is a new session: the URL brings it back to the same run, which kept training.
+    before = shown_step(page)
+    page.reload()
+    page.wait_for_selector("[data-testid=stApp][data-test-connection-state=CONNECTED]", timeout=WAIT_MS)
+    assert f"run={run_id}" in page.url
+    page.get_by_text(f"Run {run_id}").first.wait_for(timeout=WAIT_MS)
+    wait_until("the same run to carry on after the reload", lambda: shown_step(page) > before)
+
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped after").first.wait_for(timeout=WAIT_MS)
+    assert RunFolder(runs / run_id).read_status()["state"] == "stopped"
+
+
+def test_a_latent_slider_moved_with_the_keyboard_changes_the_image(server, page):
+    url, _ = server
+    open_app(page, url)   # the Latent space page is the default one
+    page.wait_for_selector(IMAGE, timeout=WAIT_MS)
+    thumb = page.locator("[data-testid=stMain] [data-testid=stSlider] input[type=range]").nth(3)
+    before_value, before_src = thumb.get_attribute("aria-valuetext"), page.locator(IMAGE).get_attribute("src")
+    thumb.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("([sel, old]) => document.querySelector(sel).src !== old", arg=[IMAGE, before_src],
+                           timeout=WAIT_MS)
+    assert float(thumb.get_attribute("aria-valuetext")) == pytest.approx(float(before_value) + 0.05, abs=0.026)
+    # Still exactly one picture: every slider column redraws the same slot.
+    assert page.locator(IMAGE).count() == 1
