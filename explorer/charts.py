@@ -44,10 +44,11 @@ def _figure(snap: Snapshot, keys: tuple[str, str], steps_per_epoch: int, title: 
                                  line=dict(color=COLORS[k], width=2), legendgroup=k))
         if len(snap.epoch_steps):
             fig.add_trace(go.Scatter(x=snap.epoch_steps / steps_per_epoch, y=snap.epoch_series(EPOCH_MEANS[k]),
-                                     mode="markers", name=f"{NAMES[k]}, epoch mean", legendgroup=k,
+                                     mode="markers", name=f"{NAMES[k]}, epoch mean", legendgroup=k, showlegend=False,
                                      marker=dict(color=COLORS[k], size=7, line=dict(color="white", width=1))))
     fig.update_layout(title=dict(text=title, font=dict(size=15)), height=330, uirevision=uirevision,
-                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2),
+                      margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
                       xaxis_title="epoch", yaxis_title=y_title, hovermode="x unified")
     return fig
 

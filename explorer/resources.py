@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gan_core import load_checkpoint
+from gan_core import CheckpointError, load_checkpoint
 
 from . import env
 from .metrics import RunMetrics
@@ -22,6 +22,16 @@ def manager() -> RunManager:
 def run_metrics(run_id: str) -> RunMetrics:
     """The shared incremental reader of one run's events (run_id already validated)."""
     return RunMetrics(manager().folder(run_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def checkpoint_problem(path: str, mtime_ns: int) -> str | None:
+    """Why a file in the checkpoints folder is not a model to explore (None if it is); checked once per version."""
+    try:
+        load_checkpoint(path)
+    except CheckpointError as e:
+        return str(e)
+    return None
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -74,19 +74,28 @@ def _on_upload() -> None:
     st.session_state["model.source"] = f"upload:{digest}"
 
 
-def model_sources() -> list[ModelSource]:
-    """Everything the picker offers, in its order: checkpoints, runs, then this session's upload."""
-    found = list_sources(env.checkpoints_root(), resources.manager().runs())
+def model_sources() -> tuple[list[ModelSource], list[str]]:
+    """What the picker offers (checkpoints, runs, this session's upload), and the files it skipped.
+
+    The checkpoints folder may hold other models (the evaluation classifier): only files that
+    load as a generator are offered. Runs' checkpoints come from gan_core.train and are trusted.
+    """
+    found, skipped = [], []
+    for src in list_sources(env.checkpoints_root(), resources.manager().runs()):
+        if src.key.startswith("checkpoint:") and resources.checkpoint_problem(str(src.path), src.path.stat().st_mtime_ns):
+            skipped.append(src.path.name)
+        else:
+            found.append(src)
     upload = st.session_state.get("model.upload")
     if upload:
         name, digest, _ = upload
         found.append(ModelSource(f"upload:{digest}", f"uploaded: {name}"))
-    return found
+    return found, skipped
 
 
 def model_picker() -> Model | None:
     """Sidebar: pick a model to explore; returns it loaded, or None (after saying why) if there is none."""
-    sources = model_sources()
+    sources, skipped = model_sources()
     by_key = {s.key: s for s in sources}
     with st.sidebar:
         st.header("Model")
@@ -95,6 +104,8 @@ def model_picker() -> Model | None:
                 st.session_state["model.source"] = next(iter(by_key))
             key = st.selectbox("Generator to explore", list(by_key), format_func=lambda k: by_key[k].label,
                                key="model.source", persist_state="session")
+        if skipped:
+            st.caption(f"Not generators, so not offered: {', '.join(skipped)}.")
         with st.expander("Upload a checkpoint", expanded=not by_key):
             st.file_uploader("A GAN Explorer checkpoint or a book-style `G.state_dict()` (.pt)", type=["pt", "pth"],
                              key="model.file", on_change=_on_upload)

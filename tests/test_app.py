@@ -47,9 +47,11 @@ def folders(tmp_path, monkeypatch, small_data_dir):
     monkeypatch.setenv("GAN_EXPLORER_DATA", str(small_data_dir))
     monkeypatch.setenv("GAN_EXPLORER_MAX_RUNS", "1")
     st.cache_resource.clear()   # the run manager and loaded models are per-process resources
+    threads = torch.get_num_threads()
     yield runs, ckpts
     runner.shutdown_all()
     st.cache_resource.clear()
+    torch.set_num_threads(threads)  # app.py sets 1 for its process, which here is pytest's
 
 
 @pytest.fixture
@@ -114,8 +116,11 @@ def last_step(runs: Path, run_id: str) -> int:
 # ---- a fresh install ------------------------------------------------------------------------
 
 def test_fresh_install_opens_on_a_prompt_to_train(folders):
+    # Other models may share the checkpoints folder (the evaluation classifier): not offered, no error.
+    torch.save({"state_dict": {"fc.weight": torch.zeros(10, 4)}}, folders[1] / "classifier.pt")
     at = app()
     assert "No model to explore yet" in texts(at, "info")
+    assert "classifier.pt" in texts(at, "caption")
     assert any(link.proto.page.endswith("train.py") or "train" in link.proto.page for link in at.get("page_link"))
     assert not at.error
 
@@ -156,7 +161,7 @@ def test_train_runs_to_the_end_with_live_charts_samples_and_downloads(folders):
     assert "epoch [1/2]" in at.get("code")[0].value   # the book's printout, from the child's stdout
 
     # The finished run is now a model the other pages can explore.
-    at.switch_page("views/latent.py").run()
+    at.button(key="train.explore").click().run()
     picker = at.selectbox(key="model.source")
     assert picker.value == f"run:{run_id}" and run_id in picker.options[0]
     assert "2 epochs" in image_captions(at)[0]
@@ -218,6 +223,18 @@ def test_runs_beyond_the_cap_wait_in_a_queue_and_can_be_cancelled(folders):
     at.selectbox(key="train.run").set_value(first).run()
     assert at.query_params["run"] == first
     poll(at, lambda a: run_state(runs, first) == "running", "the first run to start")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_run_that_cannot_start_says_why(folders, monkeypatch):
+    runs, _ = folders
+    monkeypatch.setenv("GAN_EXPLORER_DEVICE", "cuda")
+    at = app("views/train.py")
+    at.button(key="train.start").click().run()
+    run_id = at.query_params["run"]
+    poll(at, lambda a: a.get("error"), "the failure to show")
+    assert "no usable CUDA GPU" in texts(at, "error")   # gan_core.train's own one-line reason
+    assert run_state(runs, run_id) == "failed"
 
 
 @pytest.mark.parametrize("bad", ["../../etc", "no such run", "20990101-000000-abcdef"])

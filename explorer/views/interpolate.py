@@ -12,7 +12,7 @@ from explorer import widgets
 MODES = {"lerp": "Linear (lerp)", "slerp": "Spherical (slerp)"}
 GIF_SCALE = 6        # 28 px frames at 168 px
 FRAME_SCALE = 8      # the scrubbed frame at 224 px
-STRIP_WIDTH = 1200   # strips get the largest whole-pixel scale that fits this many pixels
+STRIP_WIDTH = 900    # strips get the largest whole-pixel scale that fits this many pixels (a laptop's page)
 
 
 def _randomise(name: str) -> None:

@@ -140,6 +140,8 @@ def curves(run_id: str, status: dict, snap) -> None:
     left, right = st.columns(2)
     left.plotly_chart(charts.loss_figure(snap, spe, run_id), key="train.chart.losses", width="stretch")
     right.plotly_chart(charts.verdict_figure(snap, spe, run_id), key="train.chart.verdicts", width="stretch")
+    st.caption("Lines: each step's value, smoothed (faint: as logged); dots: the mean over each epoch. "
+               "At the balance the book aims for, D outputs 0.5 for real and fake alike.")
 
 
 def samples(run_id: str, run) -> None:

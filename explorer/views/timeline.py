@@ -1,0 +1,120 @@
+"""Timeline page: one z, drawn by the generator as it was after each snapshot epoch.
+
+The same z through training shows what G learns when: first a grey blob, then
+a silhouette, then a garment with texture. The pictures sit beside the run's
+curves, so a teacher can point at the epoch where D(G(z)) climbs.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import streamlit as st
+import torch
+
+from gan_core import decode, gif_bytes, png_bytes, upscale, z_from_seed
+from explorer import env, resources
+from explorer.snapshots import CURVES, history_figure, load_history, load_snapshots, snapshot_sources
+
+ROW_SCALE = 4        # 28 px at 112 px in the side-by-side row (narrower columns shrink them, pixels kept square)
+ROW_COLUMNS = 12     # the shipped book has 12 snapshots: one row
+BIG_SCALE = 10       # the scrubbed epoch at 280 px
+GIF_SCALE = 8
+GIF_FRAME_MS = 500   # slow enough to read each epoch's picture
+
+
+def _randomise() -> None:
+    st.session_state["timeline.seed"] = random.randrange(10_000)
+
+
+def choose_source():
+    """The run whose snapshots to show: the checkpoints folder's, or a run's; None if there are none."""
+    sources = snapshot_sources(env.checkpoints_root(), resources.manager().runs())
+    if not sources:
+        return None
+    by_key = {s.key: s for s in sources}
+    if st.session_state.get("timeline.source") not in by_key:
+        st.session_state["timeline.source"] = next(iter(by_key))
+    key = st.selectbox("Snapshots of", list(by_key), format_func=lambda k: by_key[k].label, key="timeline.source",
+                       persist_state="session", help="Runs appear here when trained with --snapshot-epochs.")
+    return by_key[key]
+
+
+def choose_z(dim: int) -> torch.Tensor:
+    """z from a seed, or the Latent page's sliders; (dim,)."""
+    st.session_state.setdefault("timeline.z_src", "Seed")
+    st.session_state.setdefault("timeline.seed", 0)
+    src = st.radio("z from", ["Seed", "Latent page"], key="timeline.z_src", horizontal=True, persist_state="session")
+    if src == "Latent page":
+        z = st.session_state.get("latent.z")
+        if z is not None and len(z) == dim:
+            st.caption("The z set by the sliders on the Latent space page.")
+            return torch.tensor(z)
+        st.caption("The Latent space page has not been opened yet: using its starting z (seed 0).")
+        return z_from_seed(0, 1, dim)[0]
+    c = st.columns([3, 1], vertical_alignment="bottom")
+    seed = c[0].number_input("Seed", 0, 2**31 - 1, key="timeline.seed", persist_state="session",
+                             help="The z that this seed draws; the same as on the Latent page.")
+    c[1].button("Random", icon=":material/casino:", key="timeline.random", on_click=_randomise, width="stretch")
+    return z_from_seed(int(seed), 1, dim)[0]
+
+
+def side_by_side(epochs: list[int], frames: np.ndarray) -> None:
+    for start in range(0, len(epochs), ROW_COLUMNS):
+        for col, e, f in zip(st.columns(ROW_COLUMNS), epochs[start:], frames[start:start + ROW_COLUMNS]):
+            col.image(png_bytes(upscale(f, ROW_SCALE)), caption=f"epoch {e}", output_format="PNG")
+
+
+@st.fragment
+def scrubber(epochs: list[int], frames: np.ndarray, history: dict) -> None:
+    """One epoch at a time, large, with the run's curves marked at it: only this part reruns while scrubbing."""
+    if st.session_state.get("timeline.epoch") not in epochs:
+        st.session_state["timeline.epoch"] = epochs[0]   # a new source: start at its first snapshot
+    epoch = st.select_slider("Epoch", epochs, key="timeline.epoch", format_func=lambda e: f"{e:,}",
+                             help="Drag, or focus the slider and use the arrow keys.")
+    left, right = st.columns([1, 2], vertical_alignment="center")
+    left.image(png_bytes(upscale(frames[epochs.index(epoch)], BIG_SCALE)), caption=f"G(z) after epoch {epoch}",
+               output_format="PNG")
+    with right:
+        if history:
+            st.session_state.setdefault("timeline.curves", next(iter(CURVES)))
+            curves = st.segmented_control("Curves", list(CURVES), key="timeline.curves", required=True,
+                                          label_visibility="collapsed", persist_state="session")
+            st.plotly_chart(history_figure(history, curves, epoch), key="timeline.chart", width="stretch")
+        else:
+            st.caption("This run's files hold no per-epoch history to plot.")
+
+
+st.title("Timeline")
+st.caption("Pick one z and see how the generator drew it after each snapshot epoch: the same input, "
+           "a generator further along in training.")
+source = choose_source()
+if source is None:
+    st.info("**No snapshots to show.** Snapshots are generators saved at chosen epochs of a run. The project ships "
+            "the book model's in `checkpoints/book-snapshots/`; to keep your own, train with "
+            "`python -m gan_core.train --out runs/NAME --snapshot-epochs 1,2,5,10,20,50`.")
+    st.stop()
+snaps, problems = load_snapshots(source)
+if problems:
+    st.caption("Skipped, unreadable: " + "; ".join(problems))
+if not snaps:
+    st.warning("None of this run's snapshot files could be read.")
+    st.stop()
+
+dim = snaps[0].config.latent_dim
+z = choose_z(dim)
+epochs = [s.epoch for s in snaps]
+frames = np.concatenate([decode(s.G, z[None], s.config.image_size) for s in snaps])   # (n, 28, 28) uint8
+
+st.subheader("Side by side")
+side_by_side(epochs, frames)
+
+st.subheader("Epoch by epoch")
+left, right = st.columns([3, 1])
+with left:
+    scrubber(epochs, frames, load_history(source))
+with right:
+    gif = gif_bytes(upscale(frames, GIF_SCALE), frame_ms=GIF_FRAME_MS, boomerang=False)
+    st.image(gif, caption=f"Epochs {epochs[0]:,} to {epochs[-1]:,}, looping")   # auto keeps a GIF a GIF
+    st.download_button("GIF", gif, file_name="gan-explorer-timeline.gif", mime="image/gif", on_click="ignore",
+                       icon=":material/download:", key="timeline.dl.gif", width="stretch")
