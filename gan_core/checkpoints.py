@@ -6,6 +6,9 @@ A project checkpoint is a dict saved with torch.save:
 Snapshots may hold only the generator, stored in float16. A plain book-style
 generator state_dict (`torch.save(G.state_dict(), path)`) loads too.
 Loading uses torch.load(weights_only=True): a pickle that would run code is refused.
+Nothing large is allocated before it is checked: files over MAX_CHECKPOINT_BYTES,
+zips that unpack past it and tensors that claim more values than they store are
+refused, and a config's model shapes are worked out on the meta device.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import math
 import os
 import pickle
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +76,23 @@ def save_checkpoint(path: str | os.PathLike, state: dict, *, half: bool = False,
     if half:
         out["generator"] = {k: v.half() for k, v in out["generator"].items()}
     out.update(format=FORMAT, version=VERSION, meta=dict(meta or {}))
-    return atomic_write(path, lambda f: torch.save(out, f))
+    # Serialise in memory first: torch.save reports a full disk as an opaque RuntimeError,
+    # while a plain write of the bytes raises the OSError that says what went wrong.
+    buf = io.BytesIO()
+    torch.save(out, buf)
+    return atomic_write(path, lambda f: f.write(buf.getbuffer()))
+
+
+def _unpacked_size(fobj) -> int | None:
+    """Total size of a zip checkpoint's members once read (from its directory); None if not a zip."""
+    try:
+        with zipfile.ZipFile(fobj) as z:
+            return sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+    finally:
+        if hasattr(fobj, "seek"):
+            fobj.seek(0)
 
 
 def _read(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int) -> object:
@@ -90,10 +110,17 @@ def _read(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int) -> object:
         if not p.is_file():
             raise CheckpointError(f"{p}: no such file")
         size, fobj = p.stat().st_size, p
+    limit = f"the {max_bytes / 2**20:.0f} MB limit for checkpoints"
     if size > max_bytes:
-        raise CheckpointError(f"{name}: {size / 2**20:.0f} MB is over the {max_bytes / 2**20:.0f} MB limit for checkpoints")
+        raise CheckpointError(f"{name}: {size / 2**20:.0f} MB is over {limit}")
+    # torch.load inflates compressed zip members: a small file could unpack to gigabytes.
+    unpacked = _unpacked_size(fobj)
+    if unpacked is not None and unpacked > max_bytes:
+        raise CheckpointError(f"{name}: unpacks to {unpacked / 2**20:.0f} MB, over {limit}")
     try:
-        return torch.load(fobj, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about odd pickles on stderr; the error below says it in one line
+            warnings.simplefilter("ignore")
+            return torch.load(fobj, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # weights_only refuses any global it does not know: a pickled class, a function, a code hook.
         m = re.search(r"GLOBAL ([\w.]+)", str(e))
@@ -105,6 +132,21 @@ def _read(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int) -> object:
         raise CheckpointError(f"{name}: not a readable PyTorch checkpoint (truncated or not a checkpoint file)") from e
 
 
+def _check_tensor(what: str, v: object, shape: tuple[int, ...]) -> torch.Tensor:
+    """A dense, finite float tensor of the given shape, as float32; CheckpointError naming `what` otherwise."""
+    if not isinstance(v, torch.Tensor) or not v.is_floating_point():
+        raise CheckpointError(f"{what} is not a floating-point tensor")
+    if tuple(v.shape) != shape:
+        raise CheckpointError(f"{what} has shape {tuple(v.shape)}, the model expects {shape}")
+    # A tensor with zero strides claims more elements than its file holds; copying it would allocate them.
+    if v.untyped_storage().nbytes() < v.numel() * v.element_size():
+        raise CheckpointError(f"{what} is not a dense tensor (its storage holds fewer values than its shape)")
+    v = v.float()
+    if not torch.isfinite(v).all():
+        raise CheckpointError(f"{what} contains NaN or infinite values")
+    return v
+
+
 def _check_weights(what: str, sd: object, expected: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
     if not isinstance(sd, dict):
         raise CheckpointError(f"{what}: expected a state_dict, got {type(sd).__name__}")
@@ -112,18 +154,25 @@ def _check_weights(what: str, sd: object, expected: dict[str, tuple[int, ...]]) 
     extra = [k for k in sd if k not in expected]
     if missing or extra:
         raise CheckpointError(f"{what}: keys do not match the model (missing {missing or 'none'}, unexpected {extra[:6] or 'none'})")
-    out = {}
-    for k, shape in expected.items():
-        v = sd[k]
-        if not isinstance(v, torch.Tensor) or not v.is_floating_point():
-            raise CheckpointError(f"{what}: {k} is not a floating-point tensor")
-        if tuple(v.shape) != shape:
-            raise CheckpointError(f"{what}: {k} has shape {tuple(v.shape)}, the model expects {shape}")
-        v = v.float()
-        if not torch.isfinite(v).all():
-            raise CheckpointError(f"{what}: {k} contains NaN or infinite values")
-        out[k] = v
-    return out
+    return {k: _check_tensor(f"{what}: {k}", sd[k], shape) for k, shape in expected.items()}
+
+
+def _check_adam(what: str, opt: object, expected: dict[str, tuple[int, ...]]) -> None:
+    """Adam's moments must fit the parameters (in state_dict order), or the first step would fail mid-run."""
+    if not isinstance(opt, dict) or not isinstance(opt.get("state"), dict) or not isinstance(opt.get("param_groups"), list):
+        raise CheckpointError(f"{what}: not an optimiser state")
+    shapes = list(expected.values())
+    for i, st in opt["state"].items():
+        if not isinstance(i, int) or not 0 <= i < len(shapes) or not isinstance(st, dict):
+            raise CheckpointError(f"{what}: state of parameter {i!r} does not fit the model")
+        for name in ("exp_avg", "exp_avg_sq"):
+            _check_tensor(f"{what}: {name} of parameter {i}", st.get(name), shapes[i])
+
+
+def _shapes(shapes_of, cfg: GANConfig) -> dict[str, tuple[int, ...]]:
+    # Built on the meta device: shapes only, nothing allocated, however large the config asks for.
+    with torch.device("meta"):
+        return shapes_of(cfg)
 
 
 def _book_config(sd: dict) -> GANConfig:
@@ -150,7 +199,7 @@ def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = 
     if obj.get("format") != FORMAT:
         if set(obj) == set(SEQUENTIAL_KEYS):
             cfg = _book_config(obj)
-            return Checkpoint(cfg, _check_weights("generator", obj, generator_shapes(cfg)), source="book state_dict")
+            return Checkpoint(cfg, _check_weights("generator", obj, _shapes(generator_shapes, cfg)), source="book state_dict")
         raise CheckpointError("not a GAN Explorer checkpoint nor a generator state_dict "
                               f"(keys: {', '.join(map(str, list(obj)[:6]))})")
     if not isinstance(obj.get("version"), int) or obj["version"] > VERSION:
@@ -159,10 +208,10 @@ def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = 
         cfg = GANConfig.from_dict(obj.get("config"))
     except (ConfigError, TypeError) as e:
         raise CheckpointError(f"checkpoint config: {e}") from None
-    G = _check_weights("generator", obj.get("generator"), generator_shapes(cfg))
+    G = _check_weights("generator", obj.get("generator"), _shapes(generator_shapes, cfg))
     D = None
     if obj.get("discriminator") is not None:
-        D = _check_weights("discriminator", obj["discriminator"], discriminator_shapes(cfg))
+        D = _check_weights("discriminator", obj["discriminator"], _shapes(discriminator_shapes, cfg))
     history = obj.get("history") or {}
     if not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values()):
         raise CheckpointError("checkpoint history is malformed")
@@ -170,5 +219,8 @@ def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = 
     if not isinstance(epoch, int) or not isinstance(step, int) or epoch < 0 or step < 0:
         raise CheckpointError("checkpoint epoch/step are malformed")
     resumable = D is not None and all(k in obj for k in ("opt_g", "opt_d"))
+    if resumable:
+        _check_adam("opt_g", obj["opt_g"], _shapes(generator_shapes, cfg))
+        _check_adam("opt_d", obj["opt_d"], _shapes(discriminator_shapes, cfg))
     state = {**obj, "generator": G, "discriminator": D} if resumable else None
     return Checkpoint(cfg, G, D, epoch, step, history, state)

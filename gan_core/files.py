@@ -19,8 +19,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.filename is None:
+            # A failed write (disk full, file too large) names no file; say which one it was.
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
         raise
     return path
 
