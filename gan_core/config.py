@@ -41,7 +41,9 @@ class GANConfig:
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ConfigError(f"{name} must be an integer, got {v!r}")
             if not lo <= v <= hi:
-                raise ConfigError(f"{name} must be between {lo} and {hi}, got {v}")
+                # A batch cannot hold more images than the data set: say so, the limit is not arbitrary.
+                why = " (the number of training images)" if name == "batch_size" else ""
+                raise ConfigError(f"{name} must be between {lo} and {hi}{why}, got {v}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
         if not 0 <= self.seed < 2**63:

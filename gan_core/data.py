@@ -2,6 +2,9 @@
 
 Looked for in order: a folder the user names, the project's data cache,
 Debian's dataset-fashion-mnist package, then a torchvision download.
+Environment: GAN_EXPLORER_DATA (a folder to look in), GAN_EXPLORER_CACHE (the
+cache), GAN_EXPLORER_DEBIAN_DATA (Debian's folder, for tests), and
+GAN_EXPLORER_NO_DOWNLOAD=1 (never try the network).
 Pixels are scaled exactly like the book's ToTensor() + Normalize((0.5,), (0.5,)).
 """
 from __future__ import annotations
@@ -10,13 +13,18 @@ import gzip
 import hashlib
 import os
 import shutil
+import socket
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import torch
 
 from .files import atomic_write
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+# torchvision's download has no timeout: a network that drops packets would hang it for minutes.
+PROBE_SECONDS = 5.0
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -36,6 +44,34 @@ def default_cache_dir() -> Path:
     """Where decompressed or downloaded data is kept (torchvision layout)."""
     env = os.environ.get("GAN_EXPLORER_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "gan-explorer"
+
+
+def debian_dir() -> Path:
+    """Where Debian's dataset-fashion-mnist package puts the files."""
+    return Path(os.environ.get("GAN_EXPLORER_DEBIAN_DATA") or DEBIAN_DIR)
+
+
+def _download_allowed() -> bool:
+    """False when downloads are switched off, or when the mirror cannot be reached within PROBE_SECONDS."""
+    if os.environ.get("GAN_EXPLORER_NO_DOWNLOAD", "") not in ("", "0"):
+        return False
+    from torchvision.datasets import FashionMNIST
+    url = urlsplit(FashionMNIST.mirrors[0])
+    reached = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
+                                     timeout=PROBE_SECONDS).close()
+            reached.append(True)
+        except OSError:
+            pass
+
+    # In a thread: the name lookup inside create_connection has no timeout of its own.
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(PROBE_SECONDS)
+    return bool(reached)
 
 
 def _idx_files_in(folder: Path) -> dict[str, Path] | None:
@@ -72,7 +108,7 @@ def _candidate_folders(data_dir: str | os.PathLike | None) -> list[Path]:
     if env:
         d = Path(env)
         dirs += [d, d / "FashionMNIST" / "raw", d / "raw"]
-    dirs += [default_cache_dir() / "FashionMNIST" / "raw", DEBIAN_DIR]  # torchvision's download, Debian
+    dirs += [default_cache_dir() / "FashionMNIST" / "raw", debian_dir()]  # torchvision's download, Debian
     return dirs
 
 
@@ -95,7 +131,7 @@ def find_dataset_root(data_dir: str | os.PathLike | None = None, download: bool 
         except OSError as e:
             raise DataNotFoundError(f"found Fashion-MNIST in {folder} but cannot unpack it into {root}: {e.strerror}") from e
         return root
-    if download:
+    if download and _download_allowed():
         from torchvision.datasets import FashionMNIST
         try:
             FashionMNIST(str(cache), train=True, download=True)

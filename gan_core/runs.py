@@ -6,8 +6,9 @@
     RUN/events.jsonl      per-step and per-epoch values, appended (when asked for)
     RUN/samples/          latest.npz and epoch-NNNN.npz: the fixed-z sample grid and D's scores
     RUN/snapshots/        epoch-NNNN.pt: generator-only float16 snapshots (when asked for)
-Every file but events.jsonl is replaced atomically; a reader of events.jsonl
-skips a half-written last line.
+    RUN/.train.lock       locked (flock) by the one trainer writing the folder
+Every file but events.jsonl is replaced atomically (through .NAME.XXXX.tmp files,
+which no reader opens); a reader of events.jsonl skips a half-written last line.
 """
 from __future__ import annotations
 
@@ -43,6 +44,22 @@ class RunFolder:
     events_file = property(lambda self: self.path / "events.jsonl")
     samples_dir = property(lambda self: self.path / "samples")
     snapshots_dir = property(lambda self: self.path / "snapshots")
+
+    def recover(self) -> None:
+        """Tidy what a killed writer left: temporary files, and an unfinished last line of events."""
+        for folder in (self.path, self.samples_dir, self.snapshots_dir):
+            if folder.is_dir():
+                for p in folder.glob(".*.tmp"):
+                    p.unlink(missing_ok=True)
+        try:
+            with open(self.events_file, "rb+") as f:
+                if f.seek(0, os.SEEK_END) > 0:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":
+                        # End the half line: it stays one line a reader skips, not the start of the next event.
+                        f.write(b"\n")
+        except FileNotFoundError:
+            pass
 
     # ---- status -----------------------------------------------------------------
 

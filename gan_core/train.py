@@ -7,9 +7,15 @@
 Prints the book's line each epoch and, at the end, a summary with images/s=.
 Writes RUN/checkpoint.pt every epoch (atomically), RUN/history.csv, RUN/status.json
 and the fixed-z sample grid; see gan_core/runs.py for the folder layout.
+SIGTERM stops the run between two steps and marks it "stopped"; --resume continues it
+from its last finished epoch. One trainer at a time may write a run folder, and a new
+run never overwrites an old one's checkpoint.
 """
 from __future__ import annotations
 
+import fcntl
+import os
+import signal
 import sys
 import threading
 import time
@@ -26,12 +32,14 @@ from .runs import RunFolder
 from .training import EpochEvent, StepEvent, TrainControl, Trainer, TrainingDiverged, resolve_device
 
 SAMPLE_COUNT = 16  # images in the fixed-z progress grid
+LOCK_FILE = ".train.lock"
 
 
 def parse_args(argv: list[str] | None):
     d = GANConfig()
     p = Parser(prog="python -m gan_core.train", description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"total epochs (default {d.epochs})")
+    # None = not given: a resumed run keeps its own total unless --epochs says otherwise.
+    p.add_argument("--epochs", type=int, default=None, help=f"total epochs (default {d.epochs})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
     p.add_argument("--lr", type=float, default=None, help=f"learning rate of both G and D (default {d.lr_g})")
     p.add_argument("--lr-g", type=float, default=None, help="learning rate of G (overrides --lr)")
@@ -69,6 +77,16 @@ def listen(control: TrainControl) -> None:
     control.stop()
 
 
+def lock_run_folder(run: RunFolder) -> None:
+    """Lock the run folder for this process's life (the descriptor is never closed); the kernel drops it if we die."""
+    fd = os.open(run.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ConfigError(f"{run.path} is being trained by another process; wait for it or choose another --out") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads is not None:
@@ -91,14 +109,24 @@ def main(argv: list[str] | None = None) -> int:
         ck = load_checkpoint(run.checkpoint)
         if ck.state is None:
             raise CheckpointError(f"{run.checkpoint}: holds no optimiser state, cannot resume")
-        cfg = ck.config.replace(epochs=args.epochs) if "--epochs" in (argv or sys.argv) else ck.config
+        cfg = ck.config.replace(epochs=args.epochs) if args.epochs is not None else ck.config
     else:
         lr = args.lr if args.lr is not None else GANConfig.lr_g
-        cfg = GANConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+        cfg = GANConfig(epochs=GANConfig.epochs if args.epochs is None else args.epochs,
+                        batch_size=args.batch_size, seed=args.seed,
                         lr_g=args.lr_g if args.lr_g is not None else lr,
                         lr_d=args.lr_d if args.lr_d is not None else lr)
     cfg.validate()
     run.path.mkdir(parents=True, exist_ok=True)
+    lock_run_folder(run)
+    if args.resume:
+        run.recover()  # safe under the lock: no other writer is using what it tidies
+    elif run.checkpoint.exists():
+        raise ConfigError(f"{run.path} already holds a run (checkpoint.pt); continue it with --resume or choose another --out")
+    control = TrainControl()
+    if threading.current_thread() is threading.main_thread():
+        # `kill` or a job scheduler's stop: finish the current step, record "stopped", exit normally.
+        signal.signal(signal.SIGTERM, lambda signum, frame: control.stop())
 
     images, _ = load_fashion_mnist(True, args.data_dir, device)
     trainer = Trainer(cfg, images, device)
@@ -108,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
         except (KeyError, ValueError, RuntimeError, TypeError) as e:
             raise CheckpointError(f"{run.checkpoint}: training state does not fit the model ({str(e).splitlines()[0][:160]})") from None
 
-    control = TrainControl()
     if args.control == "stdin":
         threading.Thread(target=listen, args=(control,), daemon=True).start()
 
@@ -175,8 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             outcome = "finished" if trainer.epoch >= cfg.epochs else "stopped"
     except TrainingDiverged as e:
+        kept = (f"the last finite checkpoint (epoch {trainer.epoch}) is kept" if run.checkpoint.is_file()
+                else "no checkpoint had been written yet")
         run.append_events(pending)
-        status("diverged", f"{e}; the last finite checkpoint (epoch {trainer.epoch}) is kept")
+        status("diverged", f"{e}; {kept}")
         raise
     except BaseException as e:
         status("failed", str(e).splitlines()[0] if str(e) else type(e).__name__)
