@@ -19,6 +19,9 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
+from explorer import resources  # noqa: E402
+from explorer.env import EnvError  # noqa: E402
+
 # The server decodes one z (or a few dozen) at a time: a second intra-op thread only adds
 # hand-offs, and on two busy cores it made a slider's picture take 7 ms instead of 2 ms.
 # Training happens in child processes, which set their own threads.
@@ -32,6 +35,12 @@ st.html("<style>[data-testid=stImage] img {image-rendering: pixelated;}</style>"
 # The default page lives at "/" (st.navigation ignores its url_path), so it must not change with
 # what is installed: links to /train and /interpolate keep working. Without a model the Latent
 # page says how to get one.
+try:
+    resources.manager()  # reads the GAN_EXPLORER_* settings: a bad one stops here, said in one line
+except EnvError as e:
+    st.error(f"GAN Explorer cannot start: {e}")
+    st.stop()
+
 page = st.navigation([
     st.Page("views/latent.py", title="Latent space", icon=":material/tune:", default=True),
     st.Page("views/train.py", title="Train", icon=":material/model_training:", url_path="train"),

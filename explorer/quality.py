@@ -116,7 +116,7 @@ def _evaluation_box(what: str, judge_version: tuple[str, int], n: int, seed: int
 def evaluate(G: nn.Module, n: int, seed: int, data: RealData, clf: Judge,
              progress: Progress) -> tuple[Evaluation, Evaluation]:
     """G's evaluation and the real floor beside it; what is not kept yet is computed now, reporting to progress."""
-    ref = _reference_box(clf.version, seed)
+    ref = _reference_box(clf.version + (weights_digest(G),), seed)
     gen = _evaluation_box(f"generator {weights_digest(G)}", clf.version, n, seed)
     floor = _evaluation_box("real floor", clf.version, n, seed)
     stages = [
@@ -162,8 +162,7 @@ def class_figure(gen: Evaluation, floor: Evaluation) -> go.Figure:
     fig.add_trace(go.Scatter(x=names, y=gen.real_class_mix, name="real mix (true labels)", mode="markers",
                              marker=dict(symbol="line-ew", size=26, line=dict(width=3, color="#d62728"))))
     fig.add_hline(y=COVERAGE_THRESHOLD, line=dict(color="grey", dash="dot", width=1),
-                  annotation_text=f"{COVERAGE_THRESHOLD:.0%}: below, the class counts as missing",
-                  annotation_position="top left")
+                  annotation_text=f"{COVERAGE_THRESHOLD:.0%}", annotation_position="top right")
     fig.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
                       yaxis=dict(title="fraction of images", tickformat=".0%"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,6 +47,7 @@ def folders(tmp_path, monkeypatch, small_data_dir):
     monkeypatch.setenv("GAN_EXPLORER_CHECKPOINTS", str(ckpts))
     monkeypatch.setenv("GAN_EXPLORER_DATA", str(small_data_dir))
     monkeypatch.setenv("GAN_EXPLORER_MAX_RUNS", "1")
+    monkeypatch.delenv("GAN_EXPLORER_DEVICE", raising=False)
     st.cache_resource.clear()   # the run manager and loaded models are per-process resources
     threads = torch.get_num_threads()
     yield runs, ckpts
@@ -237,6 +239,13 @@ def test_a_run_that_cannot_start_says_why(folders, monkeypatch):
     assert run_state(runs, run_id) == "failed"
 
 
+def test_a_bad_setting_in_the_environment_is_one_line_not_a_traceback(folders, monkeypatch):
+    monkeypatch.setenv("GAN_EXPLORER_MAX_RUNS", "many")
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    assert "GAN_EXPLORER_MAX_RUNS must be a whole number" in texts(at, "error")
+
+
 @pytest.mark.parametrize("bad", ["../../etc", "no such run", "20990101-000000-abcdef"])
 def test_a_bad_run_in_the_url_gets_a_friendly_message(folders, bad):
     at = app()
@@ -257,6 +266,25 @@ def test_run_ids_from_outside_resolve_only_inside_the_runs_folder(tmp_path):
     assert resolve_run(root, "ok-run").path == (root / "ok-run").resolve()
     for bad in ("..", "../outside", "link", "ok-run/", "/etc", "", None, "ok run", "x" * 65):
         assert resolve_run(root, bad) is None, bad
+
+
+def test_a_restarted_server_lists_old_runs_and_stops_orphans(tmp_path):
+    done, orphan = RunFolder(tmp_path / "done"), RunFolder(tmp_path / "orphan")
+    for run in (done, orphan):
+        run.path.mkdir()
+    done.write_status("finished", epoch=3, epochs=3)
+    orphan.write_status("running", epoch=1, epochs=3)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (orphan.path / runner.OWNER_FILE).write_text(str(dead.pid))   # its trainer is gone
+    manager = RunManager(tmp_path)
+    try:
+        assert {r.name for r in manager.runs()} == {"done", "orphan"}
+        assert done.read_status()["state"] == "finished"
+        status = orphan.read_status()
+        assert status["state"] == "stopped" and status["epoch"] == 1 and "server stopped" in status["message"]
+    finally:
+        manager.shutdown()
 
 
 def test_settings_are_validated_before_a_run_is_queued(tmp_path):

@@ -58,10 +58,10 @@ if model is None:
     widgets.no_model_prompt()
     st.stop()
 
-st.caption("z is drawn from N(0, I) in 64 dimensions, so it nearly always lies close to a sphere of radius 8. "
-           "A straight line between two such points cuts inside the sphere, where G was rarely trained; "
-           "the spherical path stays on it.")
 dim = model.config.latent_dim
+st.caption(f"z is drawn from N(0, I) in {dim} dimensions, so it nearly always lies close to a sphere of radius "
+           f"√{dim} ≈ {dim ** 0.5:.0f}. A straight line between two such points cuts inside the sphere, where G "
+           "was rarely trained; the spherical path stays on it.")
 left, right = st.columns(2)
 with left:
     a = endpoint("A", 1, dim)

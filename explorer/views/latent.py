@@ -92,6 +92,6 @@ model = widgets.model_picker()
 if model is None:
     widgets.no_model_prompt()
 else:
-    st.caption("G turns 64 numbers, z, into an image. Move any slider (or focus one and use the arrow keys) to see "
-               "how each direction of z changes the picture. Values beyond ±3 are clipped.")
+    st.caption(f"G turns {model.config.latent_dim} numbers, z, into an image. Move any slider (or focus one and use "
+               "the arrow keys) to see how each direction of z changes the picture. Seeded values beyond ±3 are clipped.")
     explorer(model)

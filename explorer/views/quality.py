@@ -13,7 +13,8 @@ from gan_core import ClassifierError, grid, png_bytes
 from explorer import quality, widgets
 
 PAIRS = 8          # sample / nearest-training-image pairs shown
-PAIR_SCALE = 3     # each pair at 3x: two 28 px images side by side, 174 px wide
+PAIR_SCALE = 3     # each pair at 3x: two 28 px images side by side, 186 px wide
+PAIR_COLUMNS = 4
 
 
 def look_again() -> None:
@@ -68,9 +69,12 @@ def copies(model, gen, data) -> None:
     c[2].metric("Closer than any test image", f"{gen.closer_than_any_test}/{S}")
     c[2].caption(f"Of the first {S} samples. Real test images, by definition: 0/{S}.")
     pairs = quality.nearest_pairs(model.G, model.config.latent_dim, gen, data, PAIRS)
-    st.image([png_bytes(grid(np.stack([p.sample, p.train]), ncols=2, scale=PAIR_SCALE)) for p in pairs],
-             caption=[f"sample {p.sample_index} · train {p.train_index} · L2 {p.distance:.2f}" for p in pairs],
-             output_format="PNG")
+    for i, p in enumerate(pairs):
+        if i % PAIR_COLUMNS == 0:
+            cols = st.columns(PAIR_COLUMNS)
+        cols[i % PAIR_COLUMNS].image(png_bytes(grid(np.stack([p.sample, p.train]), ncols=2, scale=PAIR_SCALE)),
+                                     caption=f"sample {p.sample_index} · train {p.train_index} · L2 {p.distance:.2f}",
+                                     output_format="PNG")
     st.caption(f"The {len(pairs)} of the first {S} samples that came nearest to a training image: each sample on the "
                "left, the training image nearest to it on the right.")
 
@@ -107,6 +111,9 @@ numbers(gen, floor)
 
 st.subheader("Which classes it draws")
 st.plotly_chart(quality.class_figure(gen, floor), key="quality.chart.classes", width="stretch")
+st.caption("Blue: what the classifier takes this model's samples for. Grey: real training images judged the same "
+           "way, so the classifier's own mistakes show. Red: the true mix. Under the dotted line "
+           f"({gen.coverage_threshold:.0%}) a class counts as missing.")
 
 st.subheader("New clothes, or copies?")
 copies(model, gen, data)

@@ -35,8 +35,10 @@ def choose_source():
     by_key = {s.key: s for s in sources}
     if st.session_state.get("timeline.source") not in by_key:
         st.session_state["timeline.source"] = next(iter(by_key))
-    key = st.selectbox("Snapshots of", list(by_key), format_func=lambda k: by_key[k].label, key="timeline.source",
-                       persist_state="session", help="Runs appear here when trained with --snapshot-epochs.")
+    with st.sidebar:
+        st.header("Snapshots")
+        key = st.selectbox("Snapshots of", list(by_key), format_func=lambda k: by_key[k].label, key="timeline.source",
+                           persist_state="session", help="Runs appear here when trained with --snapshot-epochs.")
     return by_key[key]
 
 
@@ -44,25 +46,27 @@ def choose_z(dim: int) -> torch.Tensor:
     """z from a seed, or the Latent page's sliders; (dim,)."""
     st.session_state.setdefault("timeline.z_src", "Seed")
     st.session_state.setdefault("timeline.seed", 0)
-    src = st.radio("z from", ["Seed", "Latent page"], key="timeline.z_src", horizontal=True, persist_state="session")
+    c = st.columns([2, 3, 1], vertical_alignment="bottom")
+    src = c[0].radio("z from", ["Seed", "Latent page"], key="timeline.z_src", horizontal=True, persist_state="session")
     if src == "Latent page":
         z = st.session_state.get("latent.z")
         if z is not None and len(z) == dim:
-            st.caption("The z set by the sliders on the Latent space page.")
+            c[1].caption("The z set by the sliders on the Latent space page.")
             return torch.tensor(z)
-        st.caption("The Latent space page has not been opened yet: using its starting z (seed 0).")
+        c[1].caption("The Latent space page has not been opened yet: using its starting z (seed 0).")
         return z_from_seed(0, 1, dim)[0]
-    c = st.columns([3, 1], vertical_alignment="bottom")
-    seed = c[0].number_input("Seed", 0, 2**31 - 1, key="timeline.seed", persist_state="session",
+    seed = c[1].number_input("Seed", 0, 2**31 - 1, key="timeline.seed", persist_state="session",
                              help="The z that this seed draws; the same as on the Latent page.")
-    c[1].button("Random", icon=":material/casino:", key="timeline.random", on_click=_randomise, width="stretch")
+    c[2].button("Random", icon=":material/casino:", key="timeline.random", on_click=_randomise, width="stretch")
     return z_from_seed(int(seed), 1, dim)[0]
 
 
 def side_by_side(epochs: list[int], frames: np.ndarray) -> None:
+    st.caption("Each picture is labelled with the epochs G had trained when it was saved.")
     for start in range(0, len(epochs), ROW_COLUMNS):
+        # Bare numbers: "epoch 100" would wrap under a 12th of the page.
         for col, e, f in zip(st.columns(ROW_COLUMNS), epochs[start:], frames[start:start + ROW_COLUMNS]):
-            col.image(png_bytes(upscale(f, ROW_SCALE)), caption=f"epoch {e}", output_format="PNG")
+            col.image(png_bytes(upscale(f, ROW_SCALE)), caption=f"{e:,}", output_format="PNG")
 
 
 @st.fragment
