@@ -116,7 +116,7 @@ def _evaluation_box(what: str, judge_version: tuple[str, int], n: int, seed: int
 def evaluate(G: nn.Module, n: int, seed: int, data: RealData, clf: Judge,
              progress: Progress) -> tuple[Evaluation, Evaluation]:
     """G's evaluation and the real floor beside it; what is not kept yet is computed now, reporting to progress."""
-    ref = _reference_box(clf.version + (weights_digest(G),), seed)
+    ref = _reference_box(clf.version, seed)
     gen = _evaluation_box(f"generator {weights_digest(G)}", clf.version, n, seed)
     floor = _evaluation_box("real floor", clf.version, n, seed)
     stages = [
