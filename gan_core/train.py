@@ -40,11 +40,11 @@ def parse_args(argv: list[str] | None):
     p = Parser(prog="python -m gan_core.train", description=__doc__.splitlines()[0])
     # None = not given: a resumed run keeps its own total unless --epochs says otherwise.
     p.add_argument("--epochs", type=int, default=None, help=f"total epochs (default {d.epochs})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
+    p.add_argument("--batch-size", type=int, default=None, help=f"default {d.batch_size}")
     p.add_argument("--lr", type=float, default=None, help=f"learning rate of both G and D (default {d.lr_g})")
     p.add_argument("--lr-g", type=float, default=None, help="learning rate of G (overrides --lr)")
     p.add_argument("--lr-d", type=float, default=None, help="learning rate of D (overrides --lr)")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed for weights, data order and z")
+    p.add_argument("--seed", type=int, default=None, help=f"seed for weights, data order and z (default {d.seed})")
     p.add_argument("--data-dir", default=None, help="folder holding Fashion-MNIST's idx files")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: cuda if available)")
     p.add_argument("--out", required=True, help="run folder to write")
@@ -109,13 +109,21 @@ def main(argv: list[str] | None = None) -> int:
         ck = load_checkpoint(run.checkpoint)
         if ck.state is None:
             raise CheckpointError(f"{run.checkpoint}: holds no optimiser state, cannot resume")
+        # A resumed run keeps its recipe; saying otherwise would be silently ignored, so refuse it.
+        pick = lambda own: own if own is not None else args.lr  # noqa: E731
+        asked = {"batch_size": args.batch_size, "seed": args.seed, "lr_g": pick(args.lr_g), "lr_d": pick(args.lr_d)}
+        for name, value in asked.items():
+            if value is not None and value != getattr(ck.config, name):
+                raise ConfigError(f"--{name.replace('_', '-')} {value} differs from the checkpoint's "
+                                  f"{getattr(ck.config, name)}; a resumed run keeps its settings (only --epochs may change)")
         cfg = ck.config.replace(epochs=args.epochs) if args.epochs is not None else ck.config
     else:
-        lr = args.lr if args.lr is not None else GANConfig.lr_g
-        cfg = GANConfig(epochs=GANConfig.epochs if args.epochs is None else args.epochs,
-                        batch_size=args.batch_size, seed=args.seed,
-                        lr_g=args.lr_g if args.lr_g is not None else lr,
-                        lr_d=args.lr_d if args.lr_d is not None else lr)
+        d, lr = GANConfig(), args.lr
+        cfg = GANConfig(epochs=d.epochs if args.epochs is None else args.epochs,
+                        batch_size=d.batch_size if args.batch_size is None else args.batch_size,
+                        seed=d.seed if args.seed is None else args.seed,
+                        lr_g=args.lr_g if args.lr_g is not None else lr if lr is not None else d.lr_g,
+                        lr_d=args.lr_d if args.lr_d is not None else lr if lr is not None else d.lr_d)
     cfg.validate()
     run.path.mkdir(parents=True, exist_ok=True)
     lock_run_folder(run)
@@ -206,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
                 else "no checkpoint had been written yet")
         run.append_events(pending)
         status("diverged", f"{e}; {kept}")
+        raise
+    except KeyboardInterrupt:
+        status("stopped", f"interrupted at epoch {trainer.epoch}; --resume continues from the last checkpoint")
         raise
     except BaseException as e:
         status("failed", str(e).splitlines()[0] if str(e) else type(e).__name__)

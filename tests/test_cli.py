@@ -81,3 +81,10 @@ def test_errors_are_one_line_without_traceback(args, words, tmp_path):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_resume_refuses_settings_it_would_ignore(run_dir, small_data_dir):
+    p = cli("gan_core.train", "--out", str(run_dir), "--resume", "--batch-size", "50", "--device", "cpu",
+            "--data-dir", str(small_data_dir), check=False)
+    assert p.returncode == 2 and "--batch-size 50 differs from the checkpoint's 100" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
