@@ -129,7 +129,9 @@ def evaluate(G: nn.Module, n: int, seed: int, data: RealData, clf: Judge,
          lambda p: evaluate_real_floor(clf.model, data.train, data.test, n=n, seed=seed, progress=p,
                                        reference=ref.value)),
     ]
-    pending = [s for s in stages if s[0].value is None]
+    pending = [s for s in stages[1:] if s[0].value is None]
+    if pending and ref.value is None:   # the reference only matters for what is still to score
+        pending.insert(0, stages[0])
     for i, (box, what, compute) in enumerate(pending):
         # Each stage fills its share of one bar; the library reports fractions of its own work.
         box.get(lambda: compute(lambda f, msg: progress((i + f) / len(pending), f"{what}: {msg}")))

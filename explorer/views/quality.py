@@ -30,7 +30,8 @@ def data_missing(reason: str) -> None:
                "- set `GAN_EXPLORER_DATA` to a folder holding the four idx files (`.gz` or not) and restart the app\n"
                "- connect this machine to the internet: the first look downloads it with torchvision",
                icon=":material/dataset:")
-    st.caption(f"What the loader said: {reason}")
+    with st.expander("What the loader said"):
+        st.write(reason)
     st.button("Look again", icon=":material/refresh:", on_click=look_again, key="quality.look_again")
     st.caption("The Latent space, Interpolate, Timeline and Train pages work without it, except that training "
                "needs the data too.")

@@ -16,7 +16,7 @@ from gan_core import decode, gif_bytes, png_bytes, upscale, z_from_seed
 from explorer import env, resources
 from explorer.snapshots import CURVES, history_figure, load_history, load_snapshots, snapshot_sources
 
-ROW_SCALE = 4        # 28 px at 112 px in the side-by-side row (narrower columns shrink them, pixels kept square)
+ROW_SCALE = 4        # 28 px at 112 px in the side-by-side row (a narrow page shrinks them to fit)
 ROW_COLUMNS = 12     # the shipped book has 12 snapshots: one row
 BIG_SCALE = 10       # the scrubbed epoch at 280 px
 GIF_SCALE = 8
@@ -53,7 +53,7 @@ def choose_z(dim: int) -> torch.Tensor:
         if z is not None and len(z) == dim:
             c[1].caption("The z set by the sliders on the Latent space page.")
             return torch.tensor(z)
-        c[1].caption("The Latent space page has not been opened yet: using its starting z (seed 0).")
+        c[1].caption("The Latent space page has no z of this size yet: using its starting z (seed 0).")
         return z_from_seed(0, 1, dim)[0]
     seed = c[1].number_input("Seed", 0, 2**31 - 1, key="timeline.seed", persist_state="session",
                              help="The z that this seed draws; the same as on the Latent page.")
