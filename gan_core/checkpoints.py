@@ -95,7 +95,8 @@ def _unpacked_size(fobj) -> int | None:
             fobj.seek(0)
 
 
-def _read(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int) -> object:
+def read_weights_file(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int) -> object:
+    """torch.load with weights_only, a size limit checked before reading, and one-line CheckpointErrors."""
     if isinstance(src, (bytes, bytearray)):
         size, fobj, name = len(src), io.BytesIO(src), "upload"
     elif hasattr(src, "read"):
@@ -132,7 +133,7 @@ def _read(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int) -> object:
         raise CheckpointError(f"{name}: not a readable PyTorch checkpoint (truncated or not a checkpoint file)") from e
 
 
-def _check_tensor(what: str, v: object, shape: tuple[int, ...]) -> torch.Tensor:
+def check_tensor(what: str, v: object, shape: tuple[int, ...]) -> torch.Tensor:
     """A dense, finite float tensor of the given shape, as float32; CheckpointError naming `what` otherwise."""
     if not isinstance(v, torch.Tensor) or not v.is_floating_point():
         raise CheckpointError(f"{what} is not a floating-point tensor")
@@ -154,7 +155,7 @@ def _check_weights(what: str, sd: object, expected: dict[str, tuple[int, ...]]) 
     extra = [k for k in sd if k not in expected]
     if missing or extra:
         raise CheckpointError(f"{what}: keys do not match the model (missing {missing or 'none'}, unexpected {extra[:6] or 'none'})")
-    return {k: _check_tensor(f"{what}: {k}", sd[k], shape) for k, shape in expected.items()}
+    return {k: check_tensor(f"{what}: {k}", sd[k], shape) for k, shape in expected.items()}
 
 
 def _check_adam(what: str, opt: object, expected: dict[str, tuple[int, ...]]) -> None:
@@ -166,7 +167,7 @@ def _check_adam(what: str, opt: object, expected: dict[str, tuple[int, ...]]) ->
         if not isinstance(i, int) or not 0 <= i < len(shapes) or not isinstance(st, dict):
             raise CheckpointError(f"{what}: state of parameter {i!r} does not fit the model")
         for name in ("exp_avg", "exp_avg_sq"):
-            _check_tensor(f"{what}: {name} of parameter {i}", st.get(name), shapes[i])
+            check_tensor(f"{what}: {name} of parameter {i}", st.get(name), shapes[i])
 
 
 def _shapes(shapes_of, cfg: GANConfig) -> dict[str, tuple[int, ...]]:
@@ -193,7 +194,7 @@ def _book_config(sd: dict) -> GANConfig:
 
 def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Checkpoint:
     """Read and validate a project checkpoint or a book-style G state_dict; raises CheckpointError."""
-    obj = _read(src, max_bytes)
+    obj = read_weights_file(src, max_bytes)
     if not isinstance(obj, dict):
         raise CheckpointError(f"not a checkpoint: the file holds a {type(obj).__name__}, not a dict")
     if obj.get("format") != FORMAT:

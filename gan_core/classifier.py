@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import time
-import zipfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
@@ -26,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import CheckpointError
+from .checkpoints import CheckpointError, check_tensor, read_weights_file
 from .cli import Parser, run_main
 from .data import load_fashion_mnist
 from .files import atomic_write
@@ -223,20 +221,10 @@ def load_classifier(path: str | os.PathLike = DEFAULT_CLASSIFIER_PATH) -> Classi
     p = Path(path)
     if not p.is_file():
         raise ClassifierError(f"{p}: no such classifier file (train one: python -m gan_core.classifier --out {p})")
-    size = p.stat().st_size
-    if size > MAX_CLASSIFIER_BYTES:
-        raise ClassifierError(f"{p}: {size / 2**20:.0f} MB is too big for a classifier checkpoint")
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        # weights_only refuses any global it does not know (a class, a function); other
-        # unpickling errors mean the bytes are not a pickle at all.
-        if "Unsupported global" not in str(e):
-            raise ClassifierError(f"{p}: not a readable PyTorch checkpoint (truncated or not a checkpoint file)") from None
-        raise ClassifierError(f"{p}: refused, it holds Python objects rather than plain tensors and numbers; "
-                              "nothing in it was run") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as e:
-        raise ClassifierError(f"{p}: not a readable PyTorch checkpoint (truncated or not a checkpoint file)") from e
+        obj = read_weights_file(p, MAX_CLASSIFIER_BYTES)   # the same refusals as for GAN checkpoints
+    except CheckpointError as e:
+        raise ClassifierError(str(e)) from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise ClassifierError(f"{p}: not a GAN Explorer classifier checkpoint")
     if not isinstance(obj.get("version"), int) or obj["version"] > VERSION:
@@ -248,14 +236,10 @@ def load_classifier(path: str | os.PathLike = DEFAULT_CLASSIFIER_PATH) -> Classi
     sd, expected = obj.get("state_dict"), classifier_shapes(cfg)
     if not isinstance(sd, dict) or set(sd) != set(expected):
         raise ClassifierError(f"{p}: state_dict keys do not match the classifier its config describes")
-    weights = {}
-    for k, shape in expected.items():
-        v = sd[k]
-        if not isinstance(v, torch.Tensor) or not v.is_floating_point() or tuple(v.shape) != shape:
-            raise ClassifierError(f"{p}: {k} is not a floating-point tensor of shape {shape}")
-        if not torch.isfinite(v).all():
-            raise ClassifierError(f"{p}: {k} contains NaN or infinite values")
-        weights[k] = v.float()
+    try:
+        weights = {k: check_tensor(f"{p}: {k}", sd[k], shape) for k, shape in expected.items()}
+    except CheckpointError as e:
+        raise ClassifierError(str(e)) from None
     acc = obj.get("test_accuracy")
     if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not 0 <= acc <= 1:
         raise ClassifierError(f"{p}: test_accuracy {acc!r} is not a fraction")
