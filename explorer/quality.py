@@ -19,7 +19,7 @@ import streamlit as st
 import torch
 from torch import nn
 
-from gan_core import (CLASS_NAMES, COVERAGE_THRESHOLD, DEFAULT_CLASSIFIER_PATH, DataNotFoundError, Evaluation,
+from gan_core import (to_uint8, CLASS_NAMES, COVERAGE_THRESHOLD, DEFAULT_CLASSIFIER_PATH, DataNotFoundError, Evaluation,
                       decode, evaluate_generator, evaluate_real_floor, load_classifier, load_fashion_mnist,
                       real_reference, z_from_seed)
 
@@ -188,6 +188,5 @@ def nearest_pairs(G: nn.Module, latent_dim: int, gen: Evaluation, data: RealData
     side = int(data.train.shape[1] ** 0.5)
     samples = decode(G, z, side)                                                # (count, 28, 28) uint8
     train_idx = [gen.nearest_indices[i] for i in order]
-    # Data pixels are k/255 mapped to [-1, 1] (load_fashion_mnist), so this recovers their bytes exactly.
-    train = ((data.train[train_idx] + 1) * 127.5).round().to(torch.uint8).reshape(-1, side, side).numpy()
+    train = to_uint8(data.train[train_idx], side)
     return [NearPair(s, t, i, j, gen.nearest_distances[i]) for s, t, i, j in zip(samples, train, order, train_idx)]

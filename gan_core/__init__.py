@@ -8,7 +8,7 @@ from .config import ConfigError, GANConfig
 from .data import CLASS_NAMES, DataNotFoundError, load_fashion_mnist
 from .files import atomic_write, atomic_write_bytes
 from .images import gif_bytes, grid, png_bytes, save_gif, save_png, upscale
-from .latent import d_scores, decode, interpolate, lerp, slerp, z_from_seed
+from .latent import d_scores, decode, interpolate, lerp, slerp, to_uint8, z_from_seed
 from .metrics import (COVERAGE_THRESHOLD, Evaluation, evaluate_generator, evaluate_real_floor,
                       frechet_distance, real_reference)
 from .model import build_discriminator, build_generator, build_models
@@ -23,7 +23,7 @@ __all__ = [
     "CLASS_NAMES", "DataNotFoundError", "load_fashion_mnist",
     "atomic_write", "atomic_write_bytes",
     "gif_bytes", "grid", "png_bytes", "save_gif", "save_png", "upscale",
-    "d_scores", "decode", "interpolate", "lerp", "slerp", "z_from_seed",
+    "d_scores", "decode", "interpolate", "lerp", "slerp", "to_uint8", "z_from_seed",
     "COVERAGE_THRESHOLD", "Evaluation", "evaluate_generator", "evaluate_real_floor", "frechet_distance",
     "real_reference",
     "build_discriminator", "build_generator", "build_models",

@@ -64,8 +64,12 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int, mode: str = "slerp
 def decode(G: nn.Module, z: torch.Tensor, image_size: int = 28) -> np.ndarray:
     """Generated images as uint8 (n, size, size), 0 black to 255 white, ready to show."""
     dev = next(G.parameters()).device
-    x = G(z.to(dev, torch.float32).reshape(-1, z.shape[-1]))          # (n, size*size) in [-1, 1]
-    u8 = ((x + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
+    return to_uint8(G(z.to(dev, torch.float32).reshape(-1, z.shape[-1])), image_size)
+
+
+def to_uint8(x: torch.Tensor, image_size: int = 28) -> np.ndarray:
+    """Images in [-1, 1], (n, size*size), as uint8 (n, size, size); exact for the data set's own pixels."""
+    u8 = ((x.detach() + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
     return u8.reshape(-1, image_size, image_size).cpu().numpy()
 
 

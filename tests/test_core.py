@@ -181,3 +181,11 @@ def test_resuming_continues_exactly(trained_state, small_data_dir):
     for k, v in straight.G.state_dict().items():
         assert torch.equal(v, resumed.G.state_dict()[k]), k
     assert straight.history == resumed.history | {"seconds": straight.history["seconds"]}
+
+
+def test_to_uint8_recovers_the_data_sets_bytes(small_data_dir):
+    from torchvision.datasets import FashionMNIST
+    from gan_core import load_fashion_mnist, to_uint8
+    x, _ = load_fashion_mnist(True, small_data_dir)
+    raw = FashionMNIST(str(small_data_dir), train=True, download=False).data[:50].numpy()
+    assert np.array_equal(to_uint8(x[:50]), raw)
