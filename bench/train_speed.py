@@ -82,7 +82,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds of book, ours")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads for both loops (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # as gan_core.train does; matters only late in training
     device = resolve_device(args.device)
     cfg = GANConfig(epochs=10**4)
     root = str(find_dataset_root(args.data_dir))
