@@ -307,7 +307,7 @@ def test_latent_sliders_drive_the_image(with_model):
     # First visit: the sliders hold seed 0's z (rounded to the slider's precision).
     z0 = z_from_seed(0, 1, 64)[0].clamp(-3, 3).numpy()
     assert np.allclose([at.slider(key=f"latent.z{i}").value for i in range(64)], z0, atol=0.006)
-    assert at.get("metric")[0].label.startswith("D's verdict")
+    assert image_captions(at)[0].startswith("D's verdict: ")
     before = image_urls(at)
     assert len(before) == 1
 
@@ -337,7 +337,7 @@ def test_uploads_are_validated_and_book_state_dicts_load(with_model):
     at.file_uploader(key="model.file").set_value(("book-g.pt", buf.getvalue(), "application/octet-stream")).run()
     assert not at.sidebar.get("error")
     assert at.selectbox(key="model.source").value.startswith("upload:")
-    assert "only G" in texts(at, "caption")     # no D in a bare state_dict, so no verdict
+    assert image_captions(at)[0].startswith("No D in this file")   # a bare state_dict holds only G
     assert len(image_urls(at)) == 1
 
 

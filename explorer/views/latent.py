@@ -2,9 +2,10 @@
 
 Each column of sliders is its own fragment, and the picture sits in an
 st.empty outside them that any column may redraw. Moving a slider then reruns
-eight sliders and one generator forward (well under a millisecond), not all 64
-sliders: on this machine that is the difference between about 150 ms and 500 ms
-from key press to new picture (bench/slider_latency.py).
+eight sliders and one generator forward (about a millisecond), not all 64
+sliders: on this machine that took key press to new picture from about 500 ms
+to about 110 ms median (bench/slider_latency.py; runner.postScriptGC = false in
+.streamlit/config.toml did the rest).
 """
 from __future__ import annotations
 
@@ -41,20 +42,19 @@ def _randomise(dim: int) -> None:
     _from_seed(dim)
 
 
-def draw(model, picture, column: int) -> None:
-    """G(z) for the sliders' z, with D's verdict, into the picture slot (column: which slider column draws)."""
+def draw(model, picture) -> None:
+    """G(z) for the sliders' z into the picture slot, D's verdict under it.
+
+    One element on purpose: each element is one more message per slider change, and on a busy
+    two-core machine an image with a metric and a download button under it took 80 ms longer.
+    """
     z = [st.session_state[_z_key(i)] for i in range(model.config.latent_dim)]
     st.session_state["latent.z"] = z  # the Interpolate page can start or end here
     image = decode(model.G, torch.tensor([z]), model.config.image_size)  # (1, 28, 28) uint8
-    png = png_bytes(upscale(image[0], SCALE))
-    with picture.container():
-        st.image(png, caption=f"G(z), from {model.source}", output_format="PNG")
-        if model.D is not None:
-            st.metric("D's verdict: probability that this image is real", f"{float(d_scores(model.D, image)[0]):.2f}")
-        else:
-            st.caption("This file holds only G, so there is no D to judge the image.")
-        st.download_button("Image (PNG)", png, file_name="gan-explorer-z.png", mime="image/png", on_click="ignore",
-                           icon=":material/download:", key=f"latent.download.{column}")
+    verdict = (f"D's verdict: {float(d_scores(model.D, image)[0]):.2f} (its probability that this image is real)"
+               if model.D is not None else "No D in this file to judge the image")
+    picture.image(png_bytes(upscale(image[0], SCALE)), caption=f"{verdict} · G from {model.source}",
+                  output_format="PNG")
 
 
 def slider_column(model, first: int, picture) -> None:
@@ -63,7 +63,7 @@ def slider_column(model, first: int, picture) -> None:
         st.slider(f"z{i}", -Z_RANGE, Z_RANGE, step=Z_STEP, format="%.2f", key=_z_key(i), persist_state="session")
     # Every column draws, in full runs too: a fragment may only redraw a slot outside it that it
     # wrote to in the last full run. The slot is an st.empty, so the last drawing is the one shown.
-    draw(model, picture, first)
+    draw(model, picture)
 
 
 def explorer(model) -> None:
