@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -75,10 +76,22 @@ def poll(at: AppTest, done, what: str, timeout: float = POLL_TIMEOUT_S) -> None:
     """Rerun the page (AppTest never fires run_every) until done(at) holds."""
     deadline = time.monotonic() + timeout
     while not done(at):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}; the run's folders: {run_report()}"
         time.sleep(0.5)
         at.run()
         assert not at.exception, at.exception
+
+
+def run_report() -> str:
+    """Status, last event and log tail of every run in the runs folder, for failure messages."""
+    out = []
+    for path in sorted(Path(os.environ.get("GAN_EXPLORER_RUNS", "/nonexistent")).glob("*")):
+        run = RunFolder(path)
+        events, _ = run.read_events()
+        log = path / runner.LOG_FILE
+        out.append(f"{path.name}: {run.read_status().get('state')} last={events[-1] if events else None} "
+                   f"log={log.read_text()[-300:] if log.exists() else ''!r}")
+    return "; ".join(out) or "none"
 
 
 def array(v) -> np.ndarray:
@@ -175,7 +188,9 @@ def test_pause_step_resume_and_stop(folders):
     at.number_input(key="epochs").set_value(500)   # far longer than the test: it is stopped
     at.button(key="train.start").click().run()
     run_id = at.query_params["run"]
-    poll(at, lambda a: run_state(runs, run_id) == "running", "the run to start")
+    # gan_core.train reports "paused" with the next step event: pausing before the first step would
+    # pause the trainer but leave status.json at "running".
+    poll(at, lambda a: last_step(runs, run_id) > 0, "the first steps")
 
     at.button(key="train.pause").click().run()
     poll(at, lambda a: run_state(runs, run_id) == "paused", "the pause")
