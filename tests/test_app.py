@@ -314,6 +314,21 @@ def test_settings_are_validated_before_a_run_is_queued(tmp_path):
         manager.shutdown()
 
 
+def test_a_book_length_run_is_drawn_with_capped_points():
+    from explorer import charts
+    from explorer.metrics import Snapshot
+    n, spe = 300_000, 600   # 500 epochs of 600 steps
+    steps = np.arange(1, n + 1, dtype=float)
+    values = np.column_stack([np.full(n, 1.0), np.linspace(5, 1, n), np.full(n, 0.7), np.full(n, 0.3)])
+    snap = Snapshot(steps, values, np.arange(spe, n + 1, spe, dtype=float), np.ones((500, 5)), None)
+    for fig in (charts.loss_figure(snap, spe), charts.verdict_figure(snap, spe)):
+        lines = [t for t in fig.data if t.mode == "lines"]
+        assert len(lines) == 2 and all(len(t.x) <= charts.MAX_POINTS for t in lines)
+        assert all(t.x[-1] == 500.0 for t in lines), "the newest step must be drawn"
+    g_loss = next(t for t in charts.loss_figure(snap, spe).data if t.name == "g_loss")
+    assert g_loss.y[-1] == pytest.approx(1.0, abs=0.01) and g_loss.y[0] > 4.9
+
+
 # ---- Latent space ------------------------------------------------------------------------------
 
 def test_latent_sliders_drive_the_image(with_model):
