@@ -188,25 +188,31 @@ def test_pause_step_resume_and_stop(folders):
     at.number_input(key="epochs").set_value(500)   # far longer than the test: it is stopped
     at.button(key="train.start").click().run()
     run_id = at.query_params["run"]
-    # gan_core.train reports "paused" with the next step event: pausing before the first step would
-    # pause the trainer but leave status.json at "running".
     poll(at, lambda a: last_step(runs, run_id) > 0, "the first steps")
 
     at.button(key="train.pause").click().run()
-    poll(at, lambda a: run_state(runs, run_id) == "paused", "the pause")
     assert at.button(key="train.pause").label == "Resume"
+    assert "paused" in at.get("progress")[0].proto.text
     assert not at.button(key="train.step").disabled
+
+    def halted(_) -> bool:
+        before = last_step(runs, run_id)
+        time.sleep(1.0)
+        return last_step(runs, run_id) == before
+    # (status.json says "paused" only from the next step event on: a pause that lands between two
+    # epochs leaves it at "running", so the test watches the steps themselves.)
+    poll(at, halted, "training to halt")
+
     # gan_core.train writes events at most every 0.25 s and only when a step comes, so the steps
     # done just before a pause appear with the next Step, and a Step within 0.25 s of the last
     # write waits for the one after. Hence the pauses between clicks here.
-    time.sleep(0.5)
     steps = last_step(runs, run_id)
     at.button(key="train.step").click().run()
     poll(at, lambda a: last_step(runs, run_id) > steps, "the first step")
     time.sleep(1.0)
     steps = last_step(runs, run_id)
     time.sleep(1.0)
-    assert last_step(runs, run_id) == steps, "a paused run went on training"
+    assert last_step(runs, run_id) == steps, "a paused run went on training after one Step"
 
     at.button(key="train.step").click().run()
     poll(at, lambda a: last_step(runs, run_id) == steps + 1, "one step")
