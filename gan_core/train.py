@@ -67,13 +67,14 @@ def parse_epochs(text: str) -> set[int]:
         raise ConfigError(f"--snapshot-epochs must be comma-separated integers, got {text!r}") from None
 
 
-def listen(control: TrainControl) -> None:
+def listen(control: TrainControl, on_change) -> None:
     """Obey control lines on stdin; EOF (the parent went away) stops the run."""
     actions = {"pause": control.pause, "resume": control.resume, "step": control.step_once, "stop": control.stop}
     for line in sys.stdin:
         act = actions.get(line.strip())
         if act:
             act()
+            on_change()  # a paused trainer waits before its next step: say so now, not after it
     control.stop()
 
 
@@ -144,9 +145,6 @@ def main(argv: list[str] | None = None) -> int:
         except (KeyError, ValueError, RuntimeError, TypeError) as e:
             raise CheckpointError(f"{run.checkpoint}: training state does not fit the model ({str(e).splitlines()[0][:160]})") from None
 
-    if args.control == "stdin":
-        threading.Thread(target=listen, args=(control,), daemon=True).start()
-
     fixed_z = z_from_seed(cfg.seed + 2, SAMPLE_COUNT, cfg.latent_dim)  # one z batch, to watch G learn
     meta = {"device": device.type, "torch": str(torch.__version__)}
 
@@ -156,9 +154,14 @@ def main(argv: list[str] | None = None) -> int:
         run.write_samples(imgs, d_scores(D, imgs), epoch, trainer.step)
         G.train(), D.train()
 
+    status_lock = threading.Lock()  # the stdin listener writes the status too
+
     def status(state: str, message: str = "") -> None:
-        run.write_status(state, message=message, epoch=trainer.epoch, epochs=cfg.epochs, step=trainer.step,
-                         steps_per_epoch=trainer.steps_per_epoch, images_per_sec=rate(), config=cfg.to_dict())
+        with status_lock:
+            if state in ("running", "paused"):  # re-read under the lock: a pause may just have arrived
+                state = "paused" if control.paused else "running"
+            run.write_status(state, message=message, epoch=trainer.epoch, epochs=cfg.epochs, step=trainer.step,
+                             steps_per_epoch=trainer.steps_per_epoch, images_per_sec=rate(), config=cfg.to_dict())
 
     busy = [0.0, 0]  # seconds stepping, images seen, in this process
 
@@ -169,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     bar = tqdm(total=total, initial=trainer.step, unit="step", disable=args.quiet, file=sys.stderr,
                dynamic_ncols=True, smoothing=0.05)
     status("running")
+    if args.control == "stdin":
+        threading.Thread(target=listen, args=(control, lambda: status("running")), daemon=True).start()
     if trainer.epoch == 0 and not args.resume:
         write_samples(None)
     pending: list[dict] = []
@@ -184,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.sample_every and ev.step % args.sample_every == 0:
                     write_samples(None)
                 if control.paused:
-                    status("paused")
+                    status("paused")  # a single step while paused: publish its progress
             else:
                 busy[0] += ev.seconds
                 busy[1] += len(images)
@@ -205,8 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                 run.append_events(pending)
                 pending.clear()
                 last_flush = now
-                if not control.paused:
-                    status("running")
+                status("running")
         else:
             outcome = "finished" if trainer.epoch >= cfg.epochs else "stopped"
     except TrainingDiverged as e:

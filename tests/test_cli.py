@@ -88,3 +88,45 @@ def test_resume_refuses_settings_it_would_ignore(run_dir, small_data_dir):
             "--data-dir", str(small_data_dir), check=False)
     assert p.returncode == 2 and "--batch-size 50 differs from the checkpoint's 100" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_a_paused_run_says_so_before_any_step_and_single_steps_on_request(small_data_dir, tmp_path):
+    """The app reads status.json: a run paused before its first step must say paused, not running."""
+    import json
+    import time
+
+    def state():
+        try:
+            return json.loads((tmp_path / "status.json").read_text()).get("state")
+        except (OSError, ValueError):
+            return None
+
+    def wait_for(done, what, limit=60.0):
+        end = time.monotonic() + limit
+        while not done():
+            assert time.monotonic() < end, f"timed out waiting for {what} (state {state()})"
+            time.sleep(0.02)
+
+    def send(line):
+        p.stdin.write(line + "\n")
+        p.stdin.flush()
+
+    steps = lambda: RunFolder(tmp_path).read_events()[0]  # noqa: E731
+    p = subprocess.Popen([sys.executable, "-m", "gan_core.train", "--out", str(tmp_path), "--epochs", "200",
+                          "--device", "cpu", "--threads", "1", "--data-dir", str(small_data_dir), "--control",
+                          "stdin", "--events", "--quiet"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        send("pause")                                   # before the trainer has even loaded the data
+        wait_for(lambda: state() == "paused", "the pause")
+        time.sleep(1.0)
+        assert state() == "paused" and steps() == []
+        send("step")
+        wait_for(lambda: len(steps()) == 1, "one step")
+        time.sleep(0.5)
+        assert [e["s"] for e in steps()] == [1]          # exactly one D+G step, then paused again
+        send("resume")
+        wait_for(lambda: len(steps()) > 5, "training to go on")
+        send("stop")
+        assert p.wait(60) == 0 and state() == "stopped"
+    finally:
+        p.kill()
