@@ -118,7 +118,8 @@ def main() -> int:
             if args.train:
                 start_training(page, url)
                 if args.watch:
-                    page.context.new_page().goto(page.url)  # this tab keeps polling the run
+                    watcher = page.context.browser.new_page()  # another session, as a second viewer would be
+                    watcher.goto(page.url)                     # it keeps polling the run's Train page
             src, shown = measure(page, url, args.changes, args.warmup)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
