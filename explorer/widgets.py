@@ -13,7 +13,8 @@ from .runner import RunSettings
 
 # Known-good starting points, and two that show how a GAN fails (design notes, section 8).
 PRESETS: dict[str, tuple[RunSettings, str]] = {
-    "Quick look": (RunSettings(epochs=10), "The book's recipe for 10 epochs: shapes appear within a minute."),
+    "Quick look": (RunSettings(epochs=10), "The book's recipe for 10 epochs, a few minutes on one CPU core: "
+                                           "rough clothes by the end."),
     "The book's recipe": (RunSettings(epochs=500), "Chapter 14 exactly: 500 epochs of batch 100, lr 0.0002."),
     "D learns too fast": (RunSettings(epochs=10, lr_d=2e-3),
                           "D's learning rate 10x G's: D(G(z)) sinks towards 0 and G's loss climbs."),
@@ -126,6 +127,6 @@ def model_picker() -> Model | None:
 
 def no_model_prompt() -> None:
     """What a page shows when there is no model yet (a fresh install): train one, or upload one."""
-    st.info("**No model to explore yet.** Train one on the Train page: the *Quick look* preset gives "
-            "recognisable clothes in a minute or two. Or upload a checkpoint in the sidebar.")
+    st.info("**No model to explore yet.** Train one on the Train page (the *Quick look* preset takes a few "
+            "minutes; each finished epoch can be explored at once), or upload a checkpoint in the sidebar.")
     st.page_link("views/train.py", label="Train a GAN", icon=":material/model_training:")
