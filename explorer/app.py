@@ -1,9 +1,9 @@
-"""GAN Explorer: train chapter 14's GAN live, explore its latent space, interpolate between faces of fashion.
+"""GAN Explorer: train chapter 14's GAN live, explore its latent space, interpolate between its images.
 
-    streamlit run explorer/app.py
+    streamlit run explorer/app.py        # from the repository root, so .streamlit/config.toml applies
 
-Pages live in views/; settings (runs folder, how many runs may train at once)
-come from environment variables, see explorer/env.py.
+Pages live in views/; where runs are kept and how many may train at once come
+from environment variables (explorer/env.py).
 """
 from __future__ import annotations
 
