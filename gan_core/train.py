@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "dx": ev.d_x, "dgz": ev.d_g_z, "md": ev.mean_d_loss, "mg": ev.mean_g_loss,
                                     "mdx": ev.mean_d_x, "mdgz": ev.mean_d_g_z, "ips": ev.images_per_sec})
             now = time.monotonic()
-            if pending and (now - last_flush > 0.25 or isinstance(ev, EpochEvent)):
+            if pending and (now - last_flush > 0.25 or isinstance(ev, EpochEvent) or control.paused):
                 run.append_events(pending)
                 pending.clear()
                 last_flush = now
