@@ -92,3 +92,16 @@ def open_app(page, url: str, timeout_ms: float = 60_000) -> None:
 def wait_idle(page, timeout_ms: float = 60_000) -> None:
     """Wait until no script run is in progress."""
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout_ms)
+
+
+def training_children(folder: Path) -> list[int]:
+    """Pids of processes whose command line names folder (the training children writing into it)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(folder).encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                pass
+    return found

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser_util import chromium, open_app, streamlit_server  # noqa: E402
+from browser_util import chromium, open_app, streamlit_server, training_children  # noqa: E402
 
 from gan_core import GANConfig, RunFolder, Trainer, save_checkpoint  # noqa: E402
 
@@ -26,19 +26,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 IMAGE = "[data-testid=stMain] [data-testid=stImage] img"
 WAIT_MS = 60_000   # generous: the server, the browser and a training run share two cores
-
-
-def training_children(folder: Path) -> list[int]:
-    """Pids of processes whose command line names folder (the training children writing into it)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if str(folder).encode() in (proc / "cmdline").read_bytes():
-                    found.append(int(proc.name))
-            except OSError:
-                pass
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,8 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser_util import CHROMIUM, CHROMIUM_ARGS, open_app, streamlit_server, wait_idle  # noqa: E402
+from browser_util import (CHROMIUM, CHROMIUM_ARGS, open_app, streamlit_server, training_children,  # noqa: E402
+                          wait_idle)
 
 from gan_core import GANConfig, Trainer, list_runs, save_checkpoint  # noqa: E402
 
@@ -116,19 +117,6 @@ class RunsWatcher(threading.Thread):
 
     def training_between(self, t0: float, t1: float) -> list[int]:
         return [n for t, n in self.training_during if t0 <= t <= t1]
-
-
-def training_children(folder: Path) -> list[int]:
-    """Pids of processes whose command line names folder (training children writing into it)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if str(folder).encode() in (proc / "cmdline").read_bytes():
-                    found.append(int(proc.name))
-            except OSError:
-                pass
-    return found
 
 
 def tree(folder: Path) -> set[str]:
