@@ -3,6 +3,7 @@
     .venv/bin/python bench/slider_latency.py                     # 30 changes, nothing else running
     .venv/bin/python bench/slider_latency.py --train             # the same while a run trains
     .venv/bin/python bench/slider_latency.py --train --watch     # ... and a Train page polls in another tab
+    .venv/bin/python bench/slider_latency.py --students 8        # a classroom: 8 sessions start runs, cap 2
     .venv/bin/python bench/slider_latency.py --checkpoint checkpoints/book.pt --changes 50
 
 Starts `streamlit run explorer/app.py` on a free loopback port with a throw-away
@@ -12,11 +13,13 @@ person would. Inside the page, a keydown listener and a MutationObserver time
 each change with the browser's own clock, from the key press to
   src:    the image's src changing (the new picture is in the DOM), and
   shown:  the new picture loaded and decoded (what the eye can see).
-Prints median, p90 and max of both. The issue's target: median src at most 150 ms.
+Prints median, p90 and max of both, and where the machine's CPU went meanwhile
+(server, browser, training children). The issue's target: median src at most 150 ms.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -28,29 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from browser_util import chromium, open_app, streamlit_server, wait_idle  # noqa: E402
+from browser_util import (launch_chromium, open_app, percentile, slider_latencies, streamlit_server,  # noqa: E402
+                          wait_idle)
 
-IMAGE = "[data-testid=stMain] [data-testid=stImage] img"
-THUMBS = "[data-testid=stMain] [data-testid=stSlider] input[type=range]"
-
-# Timestamps in the page: the last arrow key down, then the first src change and load after it.
-PROBE = """sel => {
-  const probe = window.__probe = {down: null, src: null, shown: null, last: null};
-  const current = () => document.querySelector(sel);
-  probe.last = current() && current().src;
-  document.addEventListener('keydown', e => {
-    if (e.key.startsWith('Arrow')) { probe.down = performance.now(); probe.src = probe.shown = null; }
-  }, true);
-  new MutationObserver(() => {
-    const img = current();
-    if (!img || img.src === probe.last) return;
-    probe.last = img.src;
-    if (probe.down === null || probe.src !== null) return;
-    probe.src = performance.now() - probe.down;
-    const t0 = probe.down;
-    img.decode().then(() => { probe.shown = performance.now() - t0; }, () => { probe.shown = -1; });
-  }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
-}"""
+CLASSROOM_CAP = 2   # runs training at once in the --students scene, as in tests/test_classroom.py
 
 
 def tiny_checkpoint(folder: Path) -> Path:
@@ -62,37 +46,33 @@ def tiny_checkpoint(folder: Path) -> Path:
     return save_checkpoint(folder / "untrained.pt", trainer.state_dict())
 
 
-def percentile(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
-
-
-def start_training(page, url: str) -> None:
-    """Start a long run from the Train page, and wait until it is really training."""
+def start_training(page, url: str, wait: bool = True) -> None:
+    """Start a long run from the Train page, and (if wait) wait until it is really training."""
     open_app(page, f"{url}/train?epochs=200&batch=100")
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text("images/s").first.wait_for(timeout=120_000)
+    if wait:
+        page.get_by_text("images/s").first.wait_for(timeout=120_000)
+    else:
+        page.wait_for_url("**run=*", timeout=120_000)
 
 
-def measure(page, url: str, changes: int, warmup: int) -> tuple[list[float], list[float]]:
-    open_app(page, url)  # the Latent space page is the default one
-    page.wait_for_selector(IMAGE, timeout=60_000)
-    page.evaluate(PROBE, IMAGE)
-    thumbs = page.locator(THUMBS)
-    src_ms, shown_ms = [], []
-    for i in range(warmup + changes):
-        thumb = thumbs.nth(i % 16)
-        value = float(thumb.get_attribute("aria-valuetext"))
-        thumb.focus()
-        page.keyboard.press("ArrowRight" if value < 2.5 else "ArrowLeft")
-        page.wait_for_function("() => window.__probe.shown !== null", timeout=30_000, polling=5)
-        src, shown = page.evaluate("() => [window.__probe.src, window.__probe.shown]")
-        if i >= warmup:
-            src_ms.append(src)
-            shown_ms.append(shown)
-        wait_idle(page)
-        time.sleep(0.15)  # a person does not press faster than this, and it lets the server settle
-    return src_ms, shown_ms
+def cpu_ticks() -> dict[str, int]:
+    """CPU time (clock ticks) used so far by this machine's processes, grouped by what they are."""
+    groups: dict[str, int] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        group = ("training children" if "gan_core.train" in cmd else "streamlit server" if "streamlit run" in cmd
+                 else "browser pages" if "chrom" in cmd and "--type=renderer" in cmd
+                 else "browser, other processes" if "chrom" in cmd else "playwright" if "playwright" in cmd
+                 else "other")
+        groups[group] = groups.get(group, 0) + int(fields[11]) + int(fields[12])   # utime + stime
+    return groups
 
 
 def main() -> int:
@@ -102,6 +82,10 @@ def main() -> int:
     p.add_argument("--warmup", type=int, default=3, help="changes done first and not timed (default 3)")
     p.add_argument("--train", action="store_true", help="have a run training meanwhile")
     p.add_argument("--watch", action="store_true", help="with --train: keep its Train page open in another tab")
+    p.add_argument("--students", type=int, default=0,
+                   help=f"N sessions each start a long run and keep its Train page open (cap {CLASSROOM_CAP})")
+    p.add_argument("--same-priority", action="store_true",
+                   help="with --students: draw their pages at normal priority on this machine too")
     args = p.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="gan-explorer-bench-"))
@@ -114,21 +98,48 @@ def main() -> int:
         else:
             source = tiny_checkpoint(ckpt_dir)
         env = {"GAN_EXPLORER_RUNS": str(tmp / "runs"), "GAN_EXPLORER_CHECKPOINTS": str(ckpt_dir)}
-        with streamlit_server(env, tmp / "server.log") as url, chromium() as page:
-            if args.train:
+        if args.students:
+            env |= {"GAN_EXPLORER_MAX_RUNS": str(CLASSROOM_CAP), "GAN_EXPLORER_THREADS": "1"}
+        from playwright.sync_api import sync_playwright
+
+        with streamlit_server(env, tmp / "server.log") as url, sync_playwright() as pw:
+            browser = launch_chromium(pw)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            if args.students:
+                # The students' pages in a browser of their own at the lowest CPU priority, as if on their
+                # own laptops (--same-priority: in the timing page's browser, on this machine's CPU).
+                # Each student in a context of their own: their own cookies and Streamlit session.
+                crowd = browser if args.same_priority else launch_chromium(pw, others=True)
+                others = [crowd.new_context(viewport={"width": 1200, "height": 900}).new_page()
+                          for _ in range(args.students)]
+                for other in others:
+                    start_training(other, url, wait=False)
+                others[0].get_by_text("images/s").first.wait_for(timeout=120_000)
+            elif args.train:
                 start_training(page, url)
                 if args.watch:
-                    watcher = page.context.browser.new_page()  # another session, as a second viewer would be
-                    watcher.goto(page.url)                     # it keeps polling the run's Train page
-            src, shown = measure(page, url, args.changes, args.warmup)
+                    watcher = browser.new_page()   # another session, as a second viewer would be
+                    watcher.goto(page.url)         # it keeps polling the run's Train page
+            open_app(page, url)  # the Latent space page is the default one
+            wait_idle(page)
+            before, t0 = cpu_ticks(), time.monotonic()
+            src, shown = slider_latencies(page, args.changes, args.warmup)
+            after, wall = cpu_ticks(), time.monotonic() - t0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    scene = "while a run trains" + (" and its Train page polls" if args.watch else "") if args.train else "idle server"
+    scene = ("idle server" if not (args.train or args.students) else
+             f"{args.students} students each started a run (cap {CLASSROOM_CAP}), their Train pages open"
+             f"{' at normal priority' if args.same_priority else ' (their browser at the lowest CPU priority)'}"
+             if args.students else "while a run trains" + (" and its Train page polls" if args.watch else ""))
     print(f"slider -> image latency, {len(src)} changes, {scene}, model {source.name}")
     for name, xs in (("src", src), ("shown", shown)):
         print(f"  {name:5s}  median {statistics.median(xs):6.1f} ms   p90 {percentile(xs, 0.9):6.1f} ms   "
               f"max {max(xs):6.1f} ms")
+    hz = os.sysconf("SC_CLK_TCK")
+    used = {g: (after.get(g, 0) - before.get(g, 0)) / hz / wall for g in after}
+    print(f"CPU meanwhile ({os.cpu_count()} cores, in cores busy): " +
+          ", ".join(f"{g} {c:.2f}" for g, c in sorted(used.items(), key=lambda kv: -kv[1]) if c >= 0.01))
     return 0
 
 

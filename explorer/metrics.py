@@ -6,6 +6,7 @@ once per viewer.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -65,6 +66,7 @@ class RunMetrics:
         self.run = run
         self._lock = threading.Lock()
         self._offset = 0
+        self._ino: int | None = None   # the log file read so far (replaced by a resume)
         self._steps = _Table(1 + len(STEP_KEYS))
         self._epochs = _Table(1 + len(EPOCH_KEYS))
         self._seen: deque[tuple[float, int]] = deque()  # (time, last step) when new steps arrived
@@ -72,6 +74,15 @@ class RunMetrics:
     def update(self) -> Snapshot:
         """Read what was appended since the last call and return all values so far."""
         with self._lock:
+            try:
+                ino = os.stat(self.run.events_file).st_ino
+            except OSError:
+                ino = None
+            if ino != self._ino:
+                # A resume rewrote the log without the steps it redoes: read it again from the start.
+                self._ino, self._offset = ino, 0
+                self._steps, self._epochs = _Table(1 + len(STEP_KEYS)), _Table(1 + len(EPOCH_KEYS))
+                self._seen.clear()
             events, self._offset = self.run.read_events(self._offset)
             steps = [[e["s"], *(e[k] for k in STEP_KEYS)] for e in events if e.get("t") == "step"]
             epochs = [[e["s"], *(e.get(k, np.nan) for k in EPOCH_KEYS)] for e in events if e.get("t") == "epoch"]

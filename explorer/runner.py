@@ -25,17 +25,18 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from gan_core import ACTIVE_STATES, ConfigError, GANConfig, RunFolder, list_runs
+from gan_core import ACTIVE_STATES, ConfigError, GANConfig, RunFolder, list_runs, note_interaction
 
 from .env import REPO_ROOT
 
 # Folder names the app accepts from a URL: no dots or slashes, so never "..", never a path.
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 ACTIONS = ("pause", "resume", "step", "stop")
+RESUMABLE_STATES = ("stopped", "failed")   # diverged runs would diverge again; finished ones are done
 LOG_FILE = "train.log"     # the child's stdout and stderr: the book's printout, or why it failed
+INTERACTION_FILE = ".interaction"   # in the runs folder; see note_interaction
 OWNER_FILE = "owner.pid"   # pid of the child training this folder, to spot runs orphaned by a crash
 WATCH_SECONDS = 0.3        # how often finished children are reaped and queued runs started
-NICE = shutil.which("nice")  # POSIX; elsewhere runs train at normal priority
 
 
 class QueueFull(RuntimeError):
@@ -77,6 +78,20 @@ def resolve_run(root: Path, run_id: str | None) -> RunFolder | None:
     return RunFolder(path)
 
 
+def low_priority_prefix() -> list[str]:
+    """A command prefix that runs a child at the lowest CPU priority this machine allows.
+
+    Linux's idle scheduling class (chrt, util-linux) first: the child then gets only the cycles that
+    no page wants, yet all of them, so a slider stays quick however many runs train
+    (bench/slider_latency.py --students). Else nice 19; else nothing.
+    """
+    chrt = shutil.which("chrt")
+    if chrt and subprocess.run([chrt, "--idle", "0", "true"], capture_output=True).returncode == 0:
+        return [chrt, "--idle", "0"]
+    nice = shutil.which("nice")
+    return [nice, "-n", "19"] if nice else []
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -106,6 +121,10 @@ class RunManager:
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_active, self.threads, self.device = max_active, threads, device
         self.max_queued, self.python = max_queued, python
+        self._low_priority = low_priority_prefix()
+        # Touched when a page draws for someone; training children pause briefly while it is fresh.
+        self.interaction_file = self.root / INTERACTION_FILE
+        self._last_note = 0.0
         self._lock = threading.Lock()
         self._procs: dict[str, subprocess.Popen] = {}   # training now (running or paused)
         self._queue: deque[str] = deque()               # waiting for a slot, oldest first
@@ -150,6 +169,16 @@ class RunManager:
 
     # ---- what pages do --------------------------------------------------------------
 
+    def note_interaction(self) -> None:
+        """Someone is waiting for a picture: training children step aside (gan_core.courtesy)."""
+        now = time.monotonic()
+        if now - self._last_note > 0.03:   # one touch per burst is enough
+            self._last_note = now
+            try:
+                note_interaction(self.interaction_file)
+            except OSError:
+                pass   # a read-only runs folder: training simply does not yield
+
     def start(self, settings: RunSettings) -> str:
         """Queue a new run (it starts at once when a slot is free); returns its id.
 
@@ -172,6 +201,26 @@ class RunManager:
             self._queue.append(run_id)
             self._fill()
         return run_id
+
+    def resume(self, run_id: str) -> bool:
+        """Queue a stopped, failed or killed run to continue from its last checkpoint (gan_core.train --resume).
+
+        False if it cannot: it is active, finished, diverged, has no checkpoint yet, or the queue is full.
+        """
+        with self._lock:
+            run = RunFolder(self.root / run_id)
+            if (self._closed or run_id in self._procs or run_id in self._queue or not run.checkpoint.is_file()
+                    or run.read_status().get("state") not in RESUMABLE_STATES
+                    or len(self._procs) >= self.max_active and len(self._queue) >= self.max_queued):
+                return False
+            status = run.read_status()
+            run.write_status("queued", message="continuing from the last finished epoch",
+                             **{k: v for k, v in status.items() if k not in ("state", "message")})
+            self._args[run_id] = ["--out", str(run.path), "--resume", "--sample-every",
+                                  str(RunSettings.sample_every)]
+            self._queue.append(run_id)
+            self._fill()
+        return True
 
     def control(self, run_id: str, action: str) -> bool:
         """Send pause, resume, step or stop to a run; False if this server is not running it."""
@@ -246,10 +295,9 @@ class RunManager:
             args = self._args.pop(run_id)
             run = RunFolder(self.root / run_id)
             cmd = [self.python, "-m", "gan_core.train", *args, "--device", self.device,
-                   "--threads", str(self.threads), "--events", "--control", "stdin", "--quiet"]
-            if NICE:
-                # Lower priority than the server: pages stay responsive however many runs train.
-                cmd = [NICE, "-n", "10", *cmd]
+                   "--threads", str(self.threads), "--events", "--control", "stdin", "--quiet",
+                   "--yield-to", str(self.interaction_file)]
+            cmd = [*self._low_priority, *cmd]
             # Thread pools outside torch's own setting (OpenMP, MKL) are capped too.
             env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads),
                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}

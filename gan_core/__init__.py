@@ -12,6 +12,7 @@ from .latent import d_scores, decode, interpolate, lerp, slerp, to_uint8, z_from
 from .metrics import (COVERAGE_THRESHOLD, Evaluation, evaluate_generator, evaluate_real_floor,
                       frechet_distance, real_reference)
 from .model import build_discriminator, build_generator, build_models
+from .courtesy import note_interaction
 from .runs import ACTIVE_STATES, RunFolder, list_runs
 from .training import (EpochEvent, StepEvent, TrainControl, Trainer, TrainingDiverged,
                        gan_step, resolve_device)
@@ -27,6 +28,6 @@ __all__ = [
     "COVERAGE_THRESHOLD", "Evaluation", "evaluate_generator", "evaluate_real_floor", "frechet_distance",
     "real_reference",
     "build_discriminator", "build_generator", "build_models",
-    "ACTIVE_STATES", "RunFolder", "list_runs",
+    "ACTIVE_STATES", "RunFolder", "list_runs", "note_interaction",
     "EpochEvent", "StepEvent", "TrainControl", "Trainer", "TrainingDiverged", "gan_step", "resolve_device",
 ]

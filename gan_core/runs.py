@@ -92,6 +92,13 @@ class RunFolder:
             with open(self.events_file, "a", encoding="utf-8") as f:
                 f.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events))
 
+    def trim_events(self, last_step: int) -> None:
+        """Keep only the events up to last_step (a resume redoes the steps after its checkpoint)."""
+        events, _ = self.read_events()
+        kept = [e for e in events if isinstance(e.get("s"), int) and e["s"] <= last_step]
+        if len(kept) < len(events):
+            atomic_write_text(self.events_file, "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in kept))
+
     def read_events(self, offset: int = 0) -> tuple[list[dict], int]:
         """Events from byte offset on, and the offset to continue from (a partial last line waits)."""
         try:

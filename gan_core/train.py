@@ -26,6 +26,7 @@ from tqdm import tqdm
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .cli import Parser, run_main
 from .config import ConfigError, GANConfig
+from .courtesy import Courtesy
 from .data import load_fashion_mnist
 from .latent import d_scores, decode, z_from_seed
 from .runs import RunFolder
@@ -56,6 +57,8 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--events", action="store_true", help="append per-step values to OUT/events.jsonl")
     p.add_argument("--control", choices=["none", "stdin"], default="none",
                    help="stdin: obey pause/resume/step/stop lines; end of input stops the run")
+    p.add_argument("--yield-to", default=None, metavar="FILE",
+                   help="pause between steps while FILE was touched in the last 0.15 s (see gan_core.courtesy)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -144,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             trainer.load_state_dict(ck.state)
         except (KeyError, ValueError, RuntimeError, TypeError) as e:
             raise CheckpointError(f"{run.checkpoint}: training state does not fit the model ({str(e).splitlines()[0][:160]})") from None
+        # Steps logged after the checkpoint are about to be redone: drop them, so the log has each step once.
+        run.trim_events(trainer.step)
+        print(f"resuming from epoch {trainer.epoch} (step {trainer.step}) of {cfg.epochs}", flush=True)
 
     fixed_z = z_from_seed(cfg.seed + 2, SAMPLE_COUNT, cfg.latent_dim)  # one z batch, to watch G learn
     meta = {"device": device.type, "torch": str(torch.__version__)}
@@ -176,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=listen, args=(control, lambda: status("running")), daemon=True).start()
     if trainer.epoch == 0 and not args.resume:
         write_samples(None)
+    courtesy = Courtesy(args.yield_to)
     pending: list[dict] = []
     last_flush = time.monotonic()
     outcome = "stopped"
@@ -186,10 +193,12 @@ def main(argv: list[str] | None = None) -> int:
                 if args.events:
                     pending.append({"t": "step", "e": ev.epoch, "s": ev.step, "d": ev.d_loss, "g": ev.g_loss,
                                     "dx": ev.d_x, "dgz": ev.d_g_z})
-                if args.sample_every and ev.step % args.sample_every == 0:
+                if control.paused:  # a single step while paused: publish its samples and progress
                     write_samples(None)
-                if control.paused:
-                    status("paused")  # a single step while paused: publish its progress
+                    status("paused")
+                elif args.sample_every and ev.step % args.sample_every == 0:
+                    write_samples(None)
+                courtesy.pause_if_busy()
             else:
                 busy[0] += ev.seconds
                 busy[1] += len(images)

@@ -239,7 +239,8 @@ class Trainer:
         self.perm_gen = torch.Generator().manual_seed(cfg.seed)
         self.z_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)
         self.epoch = 0          # epochs completed
-        self.step = 0           # steps completed
+        self.step = 0           # steps completed, counted as they happen
+        self._epoch_step = 0    # steps completed at the end of the last finished epoch (what a checkpoint holds)
         self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
         # Reading a value back from a GPU waits for it; there, fetch stats in batches.
         self.sync_every = sync_every or (1 if self.device.type == "cpu" else 50)
@@ -267,6 +268,7 @@ class Trainer:
             reported = 0
             busy = 0.0  # seconds spent stepping, not paused
             done = 0
+            start = self._epoch_step
             for i, x in enumerate(self._epoch_batches()):
                 if not control.wait_turn():
                     return
@@ -274,19 +276,20 @@ class Trainer:
                 z = torch.randn(len(x), cfg.latent_dim, device=self.device, generator=self.z_gen)
                 stats[i] = gan_step(self.G, self.D, self.opt_g, self.opt_d, x, z, cfg.leaky_slope)
                 done = i + 1
+                self.step = start + done
                 if done - reported >= self.sync_every or done == self.steps_per_epoch or control.paused:
                     rows = stats[reported:done].tolist()
                     busy += time.perf_counter() - t0
                     for j, row in enumerate(rows, start=reported):
                         if not all(math.isfinite(v) for v in row):
                             raise TrainingDiverged(
-                                f"training diverged at epoch {self.epoch}, step {self.step + j + 1}: "
+                                f"training diverged at epoch {self.epoch}, step {start + j + 1}: "
                                 f"d_loss={row[0]} g_loss={row[1]}")
-                        yield StepEvent(self.epoch, self.step + j + 1, *row)
+                        yield StepEvent(self.epoch, start + j + 1, *row)
                     reported = done
                 else:
                     busy += time.perf_counter() - t0
-            self.step += done
+            self._epoch_step = self.step
             rows = stats[:done]
             last, mean = rows[-1].tolist(), rows.mean(0).tolist()
             # Seconds of this epoch's stepping; a stepped-through pause still counts only step time.
@@ -304,7 +307,7 @@ class Trainer:
         return {
             "config": self.cfg.to_dict(),
             "epoch": self.epoch,
-            "step": self.step,
+            "step": self._epoch_step,   # a stopped epoch is redone on resume, so count it as not done
             "generator": self.G.state_dict(),
             "discriminator": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(),
@@ -321,6 +324,7 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self._epoch_step = self.step
         self.history = {k: [float(v) for v in state["history"].get(k, [])] for k in HISTORY_KEYS}
         rng = state.get("rng") or {}
         if "perm" in rng:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -69,13 +71,33 @@ def stop_server(proc: subprocess.Popen, grace: float = 10.0) -> None:
             proc.wait()
 
 
+def launch_chromium(playwright, others: bool = False):
+    """Debian's headless Chromium (playwright's own download is not possible here).
+
+    others=True launches it at the lowest CPU priority, as the app runs its training children: a browser
+    standing for other people's machines (students' laptops in a classroom), whose drawing would not
+    take this machine's CPU in a real deployment. Their requests still reach the server as they would.
+    """
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from explorer.runner import low_priority_prefix
+
+    executable = CHROMIUM
+    prefix = low_priority_prefix() if others else []
+    if prefix:
+        executable = Path(tempfile.gettempdir()) / f"gan-explorer-chromium-low-priority-{os.getuid()}"
+        executable.write_text(f'#!/bin/sh\nexec {shlex.join([*prefix, CHROMIUM])} "$@"\n')
+        executable.chmod(0o755)
+    return playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+
+
 @contextlib.contextmanager
 def chromium(width: int = 1400, height: int = 1000) -> Iterator:
     """A headless Chromium page (Debian's binary: playwright's own download is not possible here)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             yield browser.new_page(viewport={"width": width, "height": height})
         finally:
@@ -105,3 +127,69 @@ def training_children(folder: Path) -> list[int]:
             except OSError:
                 pass
     return found
+
+
+# Slider-to-picture timing on the Latent space page, with the browser's own clock: a keydown listener notes
+# the last arrow key, a MutationObserver the first change of the picture's src after it (src: the new picture
+# is in the DOM) and when that picture is decoded (shown: what the eye can see). The test side waits on
+# promises the page resolves, not by polling, so measuring adds almost no work to a busy machine.
+LATENT_IMAGE = "[data-testid=stMain] [data-testid=stImage] img"
+LATENT_THUMBS = "[data-testid=stMain] [data-testid=stSlider] input[type=range]"
+_PROBE = """sel => {
+  const probe = window.__probe = {down: null, src: null, shown: null, last: null, done: null};
+  const current = () => document.querySelector(sel);
+  probe.last = current() && current().src;
+  probe.arm = () => { probe.done = new Promise(resolve => { probe.resolve = resolve; }); };
+  document.addEventListener('keydown', e => {
+    if (e.key.startsWith('Arrow')) { probe.down = performance.now(); probe.src = probe.shown = null; }
+  }, true);
+  new MutationObserver(() => {
+    const img = current();
+    if (!img || img.src === probe.last) return;
+    probe.last = img.src;
+    if (probe.down === null || probe.src !== null) return;
+    probe.src = performance.now() - probe.down;
+    const t0 = probe.down;
+    const end = ok => { probe.shown = ok ? performance.now() - t0 : -1; probe.resolve([probe.src, probe.shown]); };
+    img.decode().then(() => end(true), () => end(false));
+  }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+}"""
+# Resolves once no script run is in progress (the app's root element says so in an attribute).
+_SCRIPT_DONE = """() => new Promise(resolve => {
+  const app = document.querySelector('[data-testid=stApp]');
+  const idle = () => app.getAttribute('data-test-script-state') === 'notRunning';
+  if (idle()) return resolve(true);
+  const watch = new MutationObserver(() => { if (idle()) { watch.disconnect(); resolve(true); } });
+  watch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+})"""
+
+
+def slider_latencies(page, changes: int, warmup: int = 2, pause_s: float = 0.15) -> tuple[list[float], list[float]]:
+    """(src, shown) milliseconds for `changes` arrow-key moves of latent sliders, after `warmup` untimed ones.
+
+    The page must show the Latent space page's picture. One slider after another, as a person would:
+    focus a thumb, press an arrow key, wait for the new picture and for the script to finish, then rest
+    pause_s (nobody presses faster, and it lets the server settle).
+    """
+    page.wait_for_selector(LATENT_IMAGE, timeout=60_000)
+    page.evaluate(_PROBE, LATENT_IMAGE)
+    thumbs = page.locator(LATENT_THUMBS)
+    src_ms, shown_ms = [], []
+    for i in range(warmup + changes):
+        thumb = thumbs.nth(i % 16)
+        value = float(thumb.get_attribute("aria-valuetext"))
+        thumb.focus()
+        page.evaluate("() => window.__probe.arm()")
+        page.keyboard.press("ArrowRight" if value < 2.5 else "ArrowLeft")
+        src, shown = page.evaluate("() => window.__probe.done")
+        if i >= warmup:
+            src_ms.append(src)
+            shown_ms.append(shown)
+        page.evaluate(_SCRIPT_DONE)
+        time.sleep(pause_s)
+    return src_ms, shown_ms
+
+
+def percentile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]

@@ -1,13 +1,15 @@
 """The trainer: learning on the real data, reproducibility, partial batches, control, divergence."""
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
 import torch
 
 from gan_core import (EpochEvent, GANConfig, StepEvent, TrainControl, Trainer, TrainingDiverged,
-                      load_fashion_mnist)
+                      load_fashion_mnist, note_interaction)
+from gan_core.courtesy import Courtesy
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +70,9 @@ def test_pause_single_step_and_stop_between_steps(small):
     control.stop()
     worker.join(5)
     assert not worker.is_alive() and tr.epoch == 0
+    # The step count follows every step; a checkpoint still counts only finished epochs' steps,
+    # since resuming redoes the unfinished epoch.
+    assert tr.step == 3 and tr.state_dict()["step"] == 0
 
 
 def test_a_non_finite_loss_stops_the_run(small):
@@ -76,3 +81,31 @@ def test_a_non_finite_loss_stops_the_run(small):
         tr.D[0].weight[0, 0] = float("nan")
     with pytest.raises(TrainingDiverged, match="diverged at epoch 0, step 1"):
         list(tr.run())
+
+
+def test_courtesy_pauses_while_the_file_is_fresh_and_never_more_than_its_share(tmp_path):
+    flag = tmp_path / ".interaction"
+    clock = [1000.0]
+    slept = []
+
+    def sleep(s):
+        slept.append(s)
+        clock[0] += s
+
+    c = Courtesy(flag, window=0.15, share=0.5, clock=lambda: clock[0], sleep=sleep)
+    c.pause_if_busy()
+    assert slept == []                                   # no file yet: nobody to yield to
+    note_interaction(flag)
+    c.pause_if_busy()
+    assert len(slept) == 1 and 0.1 < slept[0] <= 0.15   # fresh: pause for what is left of the window
+    os.utime(flag, (0, 0))                               # long ago
+    c.pause_if_busy()
+    assert len(slept) == 1                               # stale: train at full speed
+    # Someone interacting all the time: over 10 s of steps of 10 ms, at most about half is given away.
+    for _ in range(1000):
+        note_interaction(flag)
+        c.pause_if_busy()
+        clock[0] += 0.01
+    trained = 1000 * 0.01
+    assert c.paused_s <= 0.5 * (trained + c.paused_s) + 0.3 + 1e-9
+    assert c.paused_s > 0.3 * (trained + c.paused_s)     # ... and it does yield

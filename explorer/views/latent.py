@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 
 from gan_core import d_scores, decode, png_bytes, upscale, z_from_seed
-from explorer import widgets
+from explorer import resources, widgets
 
 Z_RANGE = 3.0      # slider range ±3: z ~ N(0, 1) per dimension, so 99.7 % of seeded values fit
 Z_STEP = 0.05      # one arrow-key press
@@ -59,6 +59,7 @@ def draw(model, picture) -> None:
 
 def slider_column(model, first: int, picture) -> None:
     """Sliders first, first+COLUMNS, ...: run as a fragment, so a change reruns only this column and the picture."""
+    resources.manager().note_interaction()   # training children pause while this picture is on its way
     for i in range(first, model.config.latent_dim, COLUMNS):
         st.slider(f"z{i}", -Z_RANGE, Z_RANGE, step=Z_STEP, format="%.2f", key=_z_key(i), persist_state="session")
     # Every column draws, in full runs too: a fragment may only redraw a slot outside it that it

@@ -1,18 +1,26 @@
 """Train page: start a run of the book's GAN and watch it learn, live.
 
 Training happens in a child process (explorer/runner.py), so widgets and
-browser refreshes never interrupt it; the run's id sits in the URL (?run=...)
-and the live part of the page polls its folder only while the run is active.
+browser refreshes never interrupt it; the run's id sits in the URL (?run=...).
+While the run is active, two fragments poll its folder: its state and progress
+every second, and the charts and samples every few seconds, because redrawing
+two Plotly charts and sixteen images is what costs a viewer's browser most
+(bench/slider_latency.py --students measures the effect on a shared machine).
 """
 from __future__ import annotations
+
+import time
 
 import streamlit as st
 
 from gan_core import ACTIVE_STATES, ConfigError, grid, png_bytes, upscale
 from explorer import charts, resources, widgets
-from explorer.runner import LOG_FILE, RUN_ID, QueueFull
+from explorer.runner import LOG_FILE, RESUMABLE_STATES, RUN_ID, QueueFull
 
-POLL_S = 1.0          # how often an active run's part of the page refreshes
+POLL_S = 1.0          # state and progress of a training run
+QUEUE_POLL_S = 2.0    # a waiting run: its place in the queue changes seldom
+RESULTS_S = 3.0       # charts, samples and console of a training run
+STEP_WAIT_S = 2.0     # after Step, how long to wait for that step to show before redrawing the page
 SAMPLE_SCALE = 4      # 28 px samples shown at 112 px, pixels kept square
 SAMPLE_COLUMNS = 8
 
@@ -67,24 +75,44 @@ def run_picker() -> str | None:
     return run_id
 
 
+def _control(run_id: str, action: str) -> None:
+    """A control button's callback; after Step, remember the step to wait for (see live_status)."""
+    before = resources.run_metrics(run_id).update().steps
+    if mgr.control(run_id, action) and action == "step":
+        st.session_state["train.step_after"] = (run_id, int(before[-1]) if len(before) else 0, time.monotonic())
+
+
+def _continue(run_id: str) -> None:
+    if not mgr.resume(run_id):
+        st.toast("This run cannot be continued now (already queued or training, or the queue is full).",
+                 icon=":material/error:")
+
+
 def controls(run_id: str, state: str) -> None:
     """Pause / Resume, Step and Stop, for a run this server is training."""
     owned = mgr.owns(run_id)
     active = state in ACTIVE_STATES and owned
     paused = mgr.pause_requested(run_id) if owned else state == "paused"
     c = st.columns(4)
+    if state in RESUMABLE_STATES:
+        has_checkpoint = mgr.folder(run_id).checkpoint.is_file()
+        c[0].button("Continue", icon=":material/replay:", key="train.continue", on_click=_continue, args=(run_id,),
+                    disabled=not has_checkpoint, width="stretch",
+                    help="Train on from the last finished epoch's checkpoint to the planned number of epochs."
+                    if has_checkpoint else "No epoch finished before it ended, so there is nothing to continue.")
+        return
     if state == "queued":
         c[0].button("Cancel", icon=":material/close:", key="train.cancel", disabled=not owned,
-                    on_click=mgr.control, args=(run_id, "stop"), width="stretch")
+                    on_click=_control, args=(run_id, "stop"), width="stretch")
         return
     action = "resume" if paused else "pause"
     c[0].button(action.title(), icon=":material/play_arrow:" if paused else ":material/pause:", key="train.pause",
-                disabled=not active, on_click=mgr.control, args=(run_id, action), width="stretch")
+                disabled=not active, on_click=_control, args=(run_id, action), width="stretch")
     c[1].button("Step", icon=":material/skip_next:", key="train.step", disabled=not (active and paused),
-                on_click=mgr.control, args=(run_id, "step"), width="stretch",
+                on_click=_control, args=(run_id, "step"), width="stretch",
                 help="While paused: one step of D, then one of G, on the next batch.")
     c[2].button("Stop", icon=":material/stop:", key="train.stop", disabled=not active,
-                on_click=mgr.control, args=(run_id, "stop"), width="stretch",
+                on_click=_control, args=(run_id, "stop"), width="stretch",
                 help="Ends the run; the last finished epoch's checkpoint is kept.")
     if state in ACTIVE_STATES and not owned:
         st.caption("Another server process is training this run; only it can control it.")
@@ -144,6 +172,12 @@ def curves(run_id: str, status: dict, snap) -> None:
                "At the balance the book aims for, D outputs 0.5 for real and fake alike.")
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def sample_pngs(run_id: str, which: int | str, step: int, _images) -> list[bytes]:
+    """The sample grid's images as PNGs, encoded once per run, epoch and step, not once per poll and viewer."""
+    return [png_bytes(upscale(image, SAMPLE_SCALE)) for image in _images]
+
+
 def samples(run_id: str, run) -> None:
     """The fixed-z sample grid, live or at any finished epoch, with D's score under each image."""
     st.subheader("Samples from one fixed batch of z")
@@ -160,9 +194,9 @@ def samples(run_id: str, run) -> None:
     images, scores, step = got
     st.caption(f"At step {step:,}. Under each image, D's verdict: the probability it gives that the image is real.")
     cols = st.columns(SAMPLE_COLUMNS)
-    for i, (image, score) in enumerate(zip(images, scores)):
-        cols[i % SAMPLE_COLUMNS].image(upscale(image, SAMPLE_SCALE), caption=f"D = {score:.2f}", output_format="PNG")
-    st.download_button("Sample grid (PNG)", png_bytes(grid(images, ncols=8, scale=4)), icon=":material/download:",
+    for i, (png, score) in enumerate(zip(sample_pngs(run_id, choice, step, images), scores)):
+        cols[i % SAMPLE_COLUMNS].image(png, caption=f"D = {score:.2f}")
+    st.download_button("Sample grid (PNG)", lambda: png_bytes(grid(images, ncols=8, scale=4)), icon=":material/download:",
                        file_name=f"{run_id}-{'latest' if choice == 'now' else f'epoch{choice}'}.png",
                        mime="image/png", on_click="ignore", key="train.dl.grid")
 
@@ -191,22 +225,45 @@ def console(run) -> None:
         st.code("\n".join(lines) or "(nothing printed yet)", language=None)
 
 
-def live(run_id: str, polling: bool) -> None:
-    """Everything that changes while a run trains; reruns every POLL_S seconds while it is active."""
+def phase(state: str | None) -> str:
+    """What the page does for a run in this state: wait for a slot, watch it train, or show how it ended."""
+    return "waiting" if state == "queued" else "training" if state in ACTIVE_STATES else "done"
+
+
+def live_status(run_id: str, shown_phase: str) -> None:
+    """The run's name, controls and progress; polled every POLL_S (QUEUE_POLL_S while it waits)."""
     run = mgr.folder(run_id)
     if run is None:
         st.warning(f"Run {run_id} is gone from the runs folder.")
         return
     status = run.read_status()
     state = status.get("state", "?")
-    if (state in ACTIVE_STATES) != polling:
-        st.rerun()  # the run started or ended: rerun the page to start or stop polling
+    if phase(state) != shown_phase:
+        st.rerun()  # it started or ended: redraw the whole page, which sets the polling up anew
     snap = resources.run_metrics(run_id).update()
+    waiting = st.session_state.pop("train.step_after", None)
+    if waiting and waiting[0] == run_id:
+        # Step was pressed: wait for that step's events, then redraw the whole page so its losses and
+        # samples show at once rather than at the results fragment's next poll.
+        _, before, since = waiting
+        while not (len(snap.steps) and snap.steps[-1] > before) and time.monotonic() - since < STEP_WAIT_S:
+            time.sleep(0.05)
+            snap = resources.run_metrics(run_id).update()
+        st.rerun(scope="app")
     cfg = status.get("config", {})
     st.markdown(f"**Run `{run_id}`** · {cfg.get('epochs', '?')} epochs · batch {cfg.get('batch_size', '?')} · "
                 f"lr G {cfg.get('lr_g', '?')} · lr D {cfg.get('lr_d', '?')} · seed {cfg.get('seed', '?')}")
     controls(run_id, state)
     progress(run_id, status, snap)
+
+
+def live_results(run_id: str) -> None:
+    """Charts, samples, downloads and console; polled every RESULTS_S while the run trains."""
+    run = mgr.folder(run_id)
+    if run is None:
+        return
+    status = run.read_status()
+    snap = resources.run_metrics(run_id).update()
     curves(run_id, status, snap)
     samples(run_id, run)
     downloads(run_id, run)
@@ -224,5 +281,7 @@ if run_id is None:
     st.caption("Runs keep going when you change pages or close the tab; the address bar names the run, "
                "so reopening it brings you back.")
 else:
-    polling = mgr.folder(run_id).read_status().get("state") in ACTIVE_STATES
-    st.fragment(run_every=POLL_S if polling else None)(live)(run_id, polling)
+    now = phase(mgr.folder(run_id).read_status().get("state"))
+    status_every = {"waiting": QUEUE_POLL_S, "training": POLL_S}.get(now)
+    st.fragment(run_every=status_every)(live_status)(run_id, now)
+    st.fragment(run_every=RESULTS_S if now == "training" else None)(live_results)(run_id)
