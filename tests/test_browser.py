@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser_util import chromium, open_app, streamlit_server, training_children  # noqa: E402
 
-from gan_core import GANConfig, RunFolder, Trainer, save_checkpoint  # noqa: E402
+from gan_core import GANConfig, RunFolder, Trainer, list_runs, save_checkpoint  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -44,8 +44,8 @@ def server(tmp_path_factory, small_data_dir):
     while training_children(tmp / "runs") and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not training_children(tmp / "runs"), "training children outlived the server"
-    for run in (tmp / "runs").iterdir():
-        assert RunFolder(run).read_status()["state"] not in ("queued", "running", "paused")
+    for run in list_runs(tmp / "runs"):
+        assert run.read_status()["state"] not in ("queued", "running", "paused")
 
 
 @pytest.fixture(scope="module")

@@ -532,10 +532,10 @@ def test_kill_9_mid_epoch_leaves_readable_files_and_resume_ends_on_the_same_weig
     assert "epoch [1/2]" in res.stdout and "epoch [0/2]" not in res.stdout
     assert not list(killed.path.rglob("*.tmp"))
     lines = killed.events_file.read_text().splitlines()
-    bad = [ln for ln in lines if not _is_json(ln)]
-    assert bad == ['{"t":"step","e":1,"s":']                         # the half line alone, not glued to the next
-    resumed_first = json.loads(lines[lines.index(bad[0]) + 1])
-    assert resumed_first["s"] == ck.step + 1
+    # The resume dropped the half line and the steps logged after the checkpoint, which it redid:
+    # every line reads, and each step is logged once, in order.
+    assert all(_is_json(ln) for ln in lines)
+    assert [e["s"] for e in map(json.loads, lines) if e["t"] == "step"] == list(range(1, 2 * 300 + 1))
 
     assert finish(ref).returncode == 0
     a, b = load_checkpoint(straight.checkpoint), load_checkpoint(killed.checkpoint)
