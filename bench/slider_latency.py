@@ -32,18 +32,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from browser_util import (launch_chromium, open_app, percentile, slider_latencies, streamlit_server,  # noqa: E402
-                          wait_idle)
+                          untrained_checkpoint, wait_idle)
 
 CLASSROOM_CAP = 2   # runs training at once in the --students scene, as in tests/test_classroom.py
-
-
-def tiny_checkpoint(folder: Path) -> Path:
-    """An untrained model: latency does not depend on how well G draws."""
-    import torch
-    from gan_core import GANConfig, Trainer, save_checkpoint
-
-    trainer = Trainer(GANConfig(epochs=1), torch.rand(100, 784) * 2 - 1, "cpu")
-    return save_checkpoint(folder / "untrained.pt", trainer.state_dict())
 
 
 def start_training(page, url: str, wait: bool = True) -> None:
@@ -87,6 +78,8 @@ def main() -> int:
     p.add_argument("--same-priority", action="store_true",
                    help="with --students: draw their pages at normal priority on this machine too")
     args = p.parse_args()
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        p.error(f"--checkpoint {args.checkpoint}: no such file")
 
     tmp = Path(tempfile.mkdtemp(prefix="gan-explorer-bench-"))
     try:
@@ -96,7 +89,7 @@ def main() -> int:
         if source:
             shutil.copy(source, ckpt_dir / source.name)
         else:
-            source = tiny_checkpoint(ckpt_dir)
+            source = untrained_checkpoint(ckpt_dir)   # latency does not depend on how well G draws
         env = {"GAN_EXPLORER_RUNS": str(tmp / "runs"), "GAN_EXPLORER_CHECKPOINTS": str(ckpt_dir)}
         if args.students:
             env |= {"GAN_EXPLORER_MAX_RUNS": str(CLASSROOM_CAP), "GAN_EXPLORER_THREADS": "1"}

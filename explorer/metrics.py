@@ -65,8 +65,11 @@ class RunMetrics:
     def __init__(self, run: RunFolder) -> None:
         self.run = run
         self._lock = threading.Lock()
-        self._offset = 0
         self._ino: int | None = None   # the log file read so far (replaced by a resume)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._offset = 0
         self._steps = _Table(1 + len(STEP_KEYS))
         self._epochs = _Table(1 + len(EPOCH_KEYS))
         self._seen: deque[tuple[float, int]] = deque()  # (time, last step) when new steps arrived
@@ -80,9 +83,8 @@ class RunMetrics:
                 ino = None
             if ino != self._ino:
                 # A resume rewrote the log without the steps it redoes: read it again from the start.
-                self._ino, self._offset = ino, 0
-                self._steps, self._epochs = _Table(1 + len(STEP_KEYS)), _Table(1 + len(EPOCH_KEYS))
-                self._seen.clear()
+                self._ino = ino
+                self._reset()
             events, self._offset = self.run.read_events(self._offset)
             steps = [[e["s"], *(e[k] for k in STEP_KEYS)] for e in events if e.get("t") == "step"]
             epochs = [[e["s"], *(e.get(k, np.nan) for k in EPOCH_KEYS)] for e in events if e.get("t") == "epoch"]

@@ -209,11 +209,11 @@ class RunManager:
         """
         with self._lock:
             run = RunFolder(self.root / run_id)
+            status = run.read_status()
             if (self._closed or run_id in self._procs or run_id in self._queue or not run.checkpoint.is_file()
-                    or run.read_status().get("state") not in RESUMABLE_STATES
+                    or status.get("state") not in RESUMABLE_STATES
                     or len(self._procs) >= self.max_active and len(self._queue) >= self.max_queued):
                 return False
-            status = run.read_status()
             run.write_status("queued", message="continuing from the last finished epoch",
                              **{k: v for k, v in status.items() if k not in ("state", "message")})
             self._args[run_id] = ["--out", str(run.path), "--resume", "--sample-every",

@@ -90,14 +90,14 @@ class RunFolder:
     def append_events(self, events: list[dict]) -> None:
         if events:
             with open(self.events_file, "a", encoding="utf-8") as f:
-                f.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events))
+                f.write(_event_lines(events))
 
     def trim_events(self, last_step: int) -> None:
         """Keep only the events up to last_step (a resume redoes the steps after its checkpoint)."""
         events, _ = self.read_events()
         kept = [e for e in events if isinstance(e.get("s"), int) and e["s"] <= last_step]
         if len(kept) < len(events):
-            atomic_write_text(self.events_file, "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in kept))
+            atomic_write_text(self.events_file, _event_lines(kept))
 
     def read_events(self, offset: int = 0) -> tuple[list[dict], int]:
         """Events from byte offset on, and the offset to continue from (a partial last line waits)."""
@@ -150,6 +150,11 @@ class RunFolder:
             return []
         found = (_EPOCH_FILE.match(p.name) for p in folder.iterdir())
         return sorted(int(m.group(1)) for m in found if m and m.group(2) == ext)
+
+
+def _event_lines(events: list[dict]) -> str:
+    """events.jsonl's format: one compact JSON object a line."""
+    return "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
 
 
 def list_runs(root: str | os.PathLike) -> list[RunFolder]:

@@ -24,6 +24,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 CONNECTED = "[data-testid=stApp][data-test-connection-state=CONNECTED]"
 
 
+def untrained_checkpoint(folder: Path) -> Path:
+    """folder/untrained.pt: an untrained model, for tests and benches whose outcome does not depend on G."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import torch
+    from gan_core import GANConfig, Trainer, save_checkpoint
+
+    folder.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(GANConfig(epochs=1), torch.rand(100, 784) * 2 - 1, "cpu")
+    return save_checkpoint(folder / "untrained.pt", trainer.state_dict())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

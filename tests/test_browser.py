@@ -15,12 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser_util import chromium, open_app, streamlit_server, training_children  # noqa: E402
+from browser_util import chromium, open_app, streamlit_server, training_children, untrained_checkpoint  # noqa: E402
 
-from gan_core import GANConfig, RunFolder, Trainer, list_runs, save_checkpoint  # noqa: E402
+from gan_core import RunFolder, list_runs  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -32,9 +31,7 @@ WAIT_MS = 60_000   # generous: the server, the browser and a training run share 
 def server(tmp_path_factory, small_data_dir):
     """The app on a free port, with an untrained model, an empty runs folder and a 3,000-image data set."""
     tmp = tmp_path_factory.mktemp("browser")
-    (tmp / "checkpoints").mkdir()
-    trainer = Trainer(GANConfig(epochs=1), torch.rand(100, 784) * 2 - 1, "cpu")
-    save_checkpoint(tmp / "checkpoints" / "untrained.pt", trainer.state_dict())
+    untrained_checkpoint(tmp / "checkpoints")
     env = {"GAN_EXPLORER_RUNS": str(tmp / "runs"), "GAN_EXPLORER_CHECKPOINTS": str(tmp / "checkpoints"),
            "GAN_EXPLORER_DATA": str(small_data_dir)}
     with streamlit_server(env, tmp / "server.log") as url:

@@ -24,13 +24,12 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser_util import (launch_chromium, open_app, percentile, slider_latencies, streamlit_server,  # noqa: E402
-                          training_children)
+                          training_children, untrained_checkpoint)
 
-from gan_core import GANConfig, Trainer, list_runs, save_checkpoint  # noqa: E402
+from gan_core import list_runs  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(400)]
 
@@ -107,9 +106,7 @@ def tree(folder: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory, small_data_dir):
     tmp = tmp_path_factory.mktemp("classroom")
-    (tmp / "checkpoints").mkdir()
-    trainer = Trainer(GANConfig(epochs=1), torch.rand(100, 784) * 2 - 1, "cpu")
-    save_checkpoint(tmp / "checkpoints" / "untrained.pt", trainer.state_dict())
+    untrained_checkpoint(tmp / "checkpoints")
     runs = tmp / "runs"
     env = {"GAN_EXPLORER_RUNS": str(runs), "GAN_EXPLORER_CHECKPOINTS": str(tmp / "checkpoints"),
            "GAN_EXPLORER_DATA": str(small_data_dir), "GAN_EXPLORER_MAX_RUNS": str(MAX_RUNS),

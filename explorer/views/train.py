@@ -77,8 +77,11 @@ def run_picker() -> str | None:
 
 def _control(run_id: str, action: str) -> None:
     """A control button's callback; after Step, remember the step to wait for (see live_status)."""
+    if action != "step":
+        mgr.control(run_id, action)
+        return
     before = resources.run_metrics(run_id).update().steps
-    if mgr.control(run_id, action) and action == "step":
+    if mgr.control(run_id, action):
         st.session_state["train.step_after"] = (run_id, int(before[-1]) if len(before) else 0, time.monotonic())
 
 
