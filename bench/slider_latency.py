@@ -14,7 +14,7 @@ each change with the browser's own clock, from the key press to
   src:    the image's src changing (the new picture is in the DOM), and
   shown:  the new picture loaded and decoded (what the eye can see).
 Prints median, p90 and max of both, and where the machine's CPU went meanwhile
-(server, browser, training children). The issue's target: median src at most 150 ms.
+(server, browser, training children). The app's target: median src at most 150 ms.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from browser_util import (launch_chromium, open_app, percentile, slider_latencies, streamlit_server,  # noqa: E402
+from helpers import (launch_chromium, open_app, percentile, slider_latencies, streamlit_server,  # noqa: E402
                           untrained_checkpoint, wait_idle)
 
 CLASSROOM_CAP = 2   # runs training at once in the --students scene, as in tests/test_classroom.py

@@ -2,7 +2,15 @@
 
     streamlit run explorer/app.py
 
-app.py is the entry point; views/ holds one thin script per page; the other
-modules are plain Python the pages share (runner.py and metrics.py never touch
-Streamlit, so worker threads and tests can use them freely).
+app.py is the entry point; views/ holds one thin script per page. The modules
+the pages share:
+    run_manager.py       training runs as child processes, queued (never touches Streamlit)
+    run_curves.py        a run's live numbers, read incrementally (never touches Streamlit)
+    resources.py         what the whole server shares: the run manager, each run's curves
+    model_picker.py      which generators can be explored, loaded once, and the sidebar picker
+    training_form.py     the Train page's presets and settings
+    timeline_sources.py  the snapshots a Timeline shows
+    evaluations.py       the Quality page's numbers, computed once per server
+    charts.py            every Plotly figure
+    env.py               settings from GAN_EXPLORER_* environment variables
 """

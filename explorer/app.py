@@ -24,7 +24,7 @@ from explorer import charts, resources  # noqa: E402,F401  (charts: plotly impor
 from explorer.env import EnvError  # noqa: E402
 
 # The server decodes one z (or a few dozen) at a time: a second intra-op thread only adds
-# hand-offs, and on two busy cores it made a slider's picture take 7 ms instead of 2 ms.
+# hand-offs, which on two busy cores made a slider's picture several times slower.
 # Training happens in child processes, which set their own threads.
 torch.set_num_threads(1)
 
@@ -57,7 +57,7 @@ def _freeze_what_startup_made() -> None:
     """Once per server, after the first page has run: move every object alive now out of the GC's sight.
 
     torch, plotly and Streamlit leave about 240,000 long-lived objects. Each full collection
-    walked them all (about 120 ms here, holding the GIL, so every session's page waited),
+    walked them all (a tenth of a second, holding the GIL, so every session's page waited),
     and eight busy sessions trigger one every few seconds. Frozen, a collection takes microseconds.
     """
     gc.freeze()

@@ -3,19 +3,20 @@
 Importing this package has no side effects: no downloads, folders or argument parsing.
 """
 from .checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from .classifier import DEFAULT_CLASSIFIER_PATH, ClassifierError, load_classifier
+from .fashion_classifier import DEFAULT_CLASSIFIER_PATH, ClassifierError, load_classifier
 from .config import ConfigError, GANConfig
 from .data import CLASS_NAMES, DataNotFoundError, load_fashion_mnist
 from .files import atomic_write, atomic_write_bytes
 from .images import gif_bytes, grid, png_bytes, save_gif, save_png, upscale
 from .latent import d_scores, decode, interpolate, lerp, slerp, to_uint8, z_from_seed
-from .metrics import (COVERAGE_THRESHOLD, Evaluation, evaluate_generator, evaluate_real_floor,
+from .quality import (COVERAGE_THRESHOLD, Evaluation, evaluate_generator, evaluate_real_floor,
                       frechet_distance, real_reference)
 from .model import build_discriminator, build_generator, build_models
 from .courtesy import note_interaction
-from .runs import ACTIVE_STATES, RunFolder, list_runs
-from .training import (EpochEvent, StepEvent, TrainControl, Trainer, TrainingDiverged,
-                       gan_step, resolve_device)
+from .device import resolve_device
+from .run_folder import ACTIVE_STATES, Recording, RunFolder, list_runs, log_spaced_epochs
+from .step import book_step, gan_step
+from .trainer import EpochEvent, StepEvent, TrainControl, Trainer, TrainingDiverged
 
 __all__ = [
     "Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint",
@@ -28,6 +29,7 @@ __all__ = [
     "COVERAGE_THRESHOLD", "Evaluation", "evaluate_generator", "evaluate_real_floor", "frechet_distance",
     "real_reference",
     "build_discriminator", "build_generator", "build_models",
-    "ACTIVE_STATES", "RunFolder", "list_runs", "note_interaction",
-    "EpochEvent", "StepEvent", "TrainControl", "Trainer", "TrainingDiverged", "gan_step", "resolve_device",
+    "ACTIVE_STATES", "Recording", "RunFolder", "list_runs", "log_spaced_epochs", "note_interaction",
+    "book_step", "gan_step", "resolve_device",
+    "EpochEvent", "StepEvent", "TrainControl", "Trainer", "TrainingDiverged",
 ]

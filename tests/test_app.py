@@ -1,4 +1,4 @@
-"""The Streamlit app, page by page, in-process with AppTest (design notes, section 6).
+"""The Streamlit app, page by page, in-process with AppTest.
 
 Training runs are real `gan_core.train` children, on a 3,000-image slice of
 Fashion-MNIST (GAN_EXPLORER_DATA) so that an epoch is 30 steps; the models the
@@ -6,9 +6,7 @@ Latent and Interpolate pages explore are untrained ones written by a fixture.
 """
 from __future__ import annotations
 
-import base64
 import io
-import json
 import os
 import subprocess
 import sys
@@ -21,22 +19,18 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # `explorer` is not an installed package: the app puts the root on sys.path itself
+import helpers  # noqa: E402
+from explorer import run_manager as runner  # noqa: E402
+from explorer.run_manager import RunManager, RunSettings, resolve_run  # noqa: E402
+from gan_core import GANConfig, RunFolder, StepEvent, build_generator, z_from_seed  # noqa: E402
+from helpers import app, array, chart, image_captions, image_urls, texts  # noqa: E402
 
-from explorer import runner  # noqa: E402
-from explorer.runner import RunManager, RunSettings, resolve_run  # noqa: E402
-from gan_core import GANConfig, RunFolder, Trainer, build_generator, save_checkpoint, z_from_seed  # noqa: E402
-
-APP = ROOT / "explorer" / "app.py"
 POLL_TIMEOUT_S = 90    # generous: this machine's two cores are shared with the training child
 
 
 @pytest.fixture(scope="module")
 def untrained_checkpoint(tmp_path_factory) -> Path:
-    """A project checkpoint of the book's model, untrained (its images are noise, but differ with z)."""
-    trainer = Trainer(GANConfig(epochs=1), torch.rand(100, 784) * 2 - 1, "cpu")
-    return save_checkpoint(tmp_path_factory.mktemp("ck") / "untrained.pt", trainer.state_dict())
+    return helpers.untrained_checkpoint(tmp_path_factory.mktemp("ck"))
 
 
 @pytest.fixture
@@ -63,23 +57,8 @@ def with_model(folders, untrained_checkpoint):
     return folders
 
 
-def app(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    assert not at.exception, at.exception
-    if page:
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-    return at
-
-
 def poll(at: AppTest, done, what: str, timeout: float = POLL_TIMEOUT_S) -> None:
-    """Rerun the page (AppTest never fires run_every) until done(at) holds."""
-    deadline = time.monotonic() + timeout
-    while not done(at):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}; the run's folders: {run_report()}"
-        time.sleep(0.5)
-        at.run()
-        assert not at.exception, at.exception
+    helpers.rerun_until(at, done, what, timeout, explain=lambda: f"the runs: {run_report()}")
 
 
 def run_report() -> str:
@@ -94,30 +73,6 @@ def run_report() -> str:
     return "; ".join(out) or "none"
 
 
-def array(v) -> np.ndarray:
-    """A Plotly JSON array: a plain list, or a typed array {"dtype", "bdata"}."""
-    if isinstance(v, dict):
-        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
-    return np.asarray(v, dtype=float)
-
-
-def chart(at: AppTest, key: str) -> dict[str, dict]:
-    spec = json.loads(at.get_by_key(key).proto.spec)
-    return {t.get("name", f"raw {i}"): t for i, t in enumerate(spec["data"])}
-
-
-def image_urls(at: AppTest) -> list[str]:
-    return [img.url for el in at.get("image") for img in el.proto.imgs]
-
-
-def image_captions(at: AppTest) -> list[str]:
-    return [img.caption for el in at.get("image") for img in el.proto.imgs]
-
-
-def texts(at: AppTest, kind: str) -> str:
-    return " ".join(e.value for e in at.get(kind))
-
-
 def run_state(runs: Path, run_id: str) -> str:
     return RunFolder(runs / run_id).read_status().get("state", "")
 
@@ -125,7 +80,7 @@ def run_state(runs: Path, run_id: str) -> str:
 def last_step(runs: Path, run_id: str) -> int:
     """The last step logged to events.jsonl (status.json's step is written less often)."""
     events, _ = RunFolder(runs / run_id).read_events()
-    return max((e["s"] for e in events if e["t"] == "step"), default=0)
+    return max((e.step for e in events if isinstance(e, StepEvent)), default=0)
 
 
 # ---- a fresh install ------------------------------------------------------------------------
@@ -142,6 +97,7 @@ def test_fresh_install_opens_on_a_prompt_to_train(folders):
 
 # ---- Train ----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_train_runs_to_the_end_with_live_charts_samples_and_downloads(folders):
     runs, _ = folders
     at = app("views/train.py")
@@ -181,7 +137,16 @@ def test_train_runs_to_the_end_with_live_charts_samples_and_downloads(folders):
     assert picker.value == f"run:{run_id}" and run_id in picker.options[0]
     assert "2 epochs" in image_captions(at)[0]
 
+    # The app asked for log-spaced G snapshots, so the Timeline page offers the run, epoch by epoch.
+    at.switch_page("views/timeline.py").run()
+    assert not at.exception, at.exception
+    source = at.selectbox(key="timeline.source")
+    assert any(run_id in label for label in source.options)
+    source.set_value(f"run:{run_id}").run()
+    assert {"1", "2"} <= set(image_captions(at))
 
+
+@pytest.mark.slow
 def test_pause_step_resume_and_stop(folders):
     runs, _ = folders
     at = app("views/train.py")
@@ -230,6 +195,7 @@ def test_pause_step_resume_and_stop(folders):
     assert run_state(runs, run_id) == "stopped"
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_epoch_continues_from_its_checkpoint_with_the_continue_button(folders):
     """Issue 5, case 4, in the app: kill -9 of the trainer, then Continue."""
     runs, _ = folders
@@ -256,10 +222,11 @@ def test_a_run_killed_mid_epoch_continues_from_its_checkpoint_with_the_continue_
     assert len(history) == 1 + 40, "one history row per epoch, none lost or doubled by the kill"
     assert f"resuming from epoch {killed_at}" in (run.path / runner.LOG_FILE).read_text()
     events, _ = run.read_events()
-    assert [e["s"] for e in events if e["t"] == "step"] == list(range(1, 40 * 30 + 1)), \
+    assert [e.step for e in events if isinstance(e, StepEvent)] == list(range(1, 40 * 30 + 1)), \
         "every step logged once: the resume dropped the steps it redid"
 
 
+@pytest.mark.slow
 def test_runs_beyond_the_cap_wait_in_a_queue_and_can_be_cancelled(folders):
     runs, _ = folders
     at = app("views/train.py")
@@ -281,6 +248,7 @@ def test_runs_beyond_the_cap_wait_in_a_queue_and_can_be_cancelled(folders):
     poll(at, lambda a: run_state(runs, first) == "running", "the first run to start")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_a_run_that_cannot_start_says_why(folders, monkeypatch):
     runs, _ = folders
@@ -295,7 +263,7 @@ def test_a_run_that_cannot_start_says_why(folders, monkeypatch):
 
 def test_a_bad_setting_in_the_environment_is_one_line_not_a_traceback(folders, monkeypatch):
     monkeypatch.setenv("GAN_EXPLORER_MAX_RUNS", "many")
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at = AppTest.from_file(str(helpers.APP), default_timeout=60).run()
     assert not at.exception
     assert "GAN_EXPLORER_MAX_RUNS must be a whole number" in texts(at, "error")
 
@@ -355,11 +323,11 @@ def test_settings_are_validated_before_a_run_is_queued(tmp_path):
 
 def test_a_book_length_run_is_drawn_with_capped_points():
     from explorer import charts
-    from explorer.metrics import Snapshot
+    from explorer.run_curves import Curves
     n, spe = 300_000, 600   # 500 epochs of 600 steps
     steps = np.arange(1, n + 1, dtype=float)
     values = np.column_stack([np.full(n, 1.0), np.linspace(5, 1, n), np.full(n, 0.7), np.full(n, 0.3)])
-    snap = Snapshot(steps, values, np.arange(spe, n + 1, spe, dtype=float), np.ones((500, 5)), None)
+    snap = Curves(steps, values, np.arange(spe, n + 1, spe, dtype=float), np.ones((500, 5)), None)
     for fig in (charts.loss_figure(snap, spe), charts.verdict_figure(snap, spe)):
         lines = [t for t in fig.data if t.mode == "lines"]
         assert len(lines) == 2 and all(len(t.x) <= charts.MAX_POINTS for t in lines)

@@ -1,4 +1,4 @@
-"""The Timeline and Quality pages, in-process with AppTest (design notes, section 6).
+"""The Timeline and Quality pages, in-process with AppTest.
 
 Timeline runs on the shipped book snapshots; Quality scores the shipped book
 model on a 3,000-image slice of the real Fashion-MNIST (GAN_EXPLORER_DATA), so
@@ -6,26 +6,18 @@ that measuring the real data takes a second rather than twelve.
 """
 from __future__ import annotations
 
-import base64
-import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import streamlit as st
-import torch
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # `explorer` is not an installed package: the app puts the root on sys.path itself
-
 import gan_core.data  # noqa: E402
-from explorer import quality, runner  # noqa: E402
-from gan_core import (CLASS_NAMES, GANConfig, RunFolder, Trainer, evaluate_generator, load_checkpoint,  # noqa: E402
+from explorer import evaluations, run_manager  # noqa: E402
+from gan_core import (CLASS_NAMES, RunFolder, evaluate_generator, load_checkpoint,  # noqa: E402
                       real_reference, save_checkpoint, z_from_seed)
+from helpers import ROOT, app, array, chart, images, texts, untrained_checkpoint  # noqa: E402
 
-APP = ROOT / "explorer" / "app.py"
 BOOK = ROOT / "checkpoints" / "book.pt"
 BOOK_EPOCHS = sorted(int(p.stem.removeprefix("epoch-")) for p in (ROOT / "checkpoints" / "book-snapshots").glob("*.pt"))
 
@@ -38,7 +30,7 @@ def clean(tmp_path, monkeypatch):
     st.cache_resource.clear()
     st.cache_data.clear()
     yield tmp_path
-    runner.shutdown_all()
+    run_manager.shutdown_all()
     st.cache_resource.clear()
     st.cache_data.clear()
 
@@ -49,54 +41,22 @@ def small_data(clean, monkeypatch, small_data_dir):
     return small_data_dir
 
 
-def page(path: str, **state) -> AppTest:
-    """The app switched to a page, with session state set before that page first runs."""
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    assert not at.exception, at.exception
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.switch_page(path).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def images(at: AppTest) -> dict[str, str]:
-    """caption -> url of every image on the page."""
-    return {img.caption: img.url for el in at.get("image") for img in el.proto.imgs}
-
-
 def row(at: AppTest) -> dict[int, str]:
     """The Timeline's side-by-side row: epoch -> url."""
     return {int(c.replace(",", "")): u for c, u in images(at).items() if c.replace(",", "").isdigit()}
 
 
-def traces(at: AppTest, key: str) -> dict[str, dict]:
-    spec = json.loads(at.get_by_key(key).proto.spec)
-    return {t.get("name", f"unnamed {i}"): t for i, t in enumerate(spec["data"])}
-
-
-def array(v) -> np.ndarray:
-    """A Plotly JSON array: a plain list, or a typed array {"dtype", "bdata"}."""
-    if isinstance(v, dict):
-        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
-    return np.asarray(v)
-
-
-def texts(at: AppTest, kind: str) -> str:
-    return " ".join(str(e.value) for e in at.get(kind))
-
-
 # ---- Timeline ---------------------------------------------------------------------------------
 
 def test_timeline_draws_one_z_at_every_book_snapshot(clean):
-    at = page("views/timeline.py")
+    at = app("views/timeline.py")
     assert BOOK_EPOCHS == [1, 2, 3, 5, 10, 20, 50, 100, 200, 300, 400, 500]
     seed0 = row(at)
     assert list(seed0) == BOOK_EPOCHS
     assert len(set(seed0.values())) == len(BOOK_EPOCHS), "two epochs drew the very same picture"
     assert any(u.endswith(".gif") for u in images(at).values())
     # The curves come from book.pt's 500-epoch history, with the chosen snapshot marked.
-    curves = traces(at, "timeline.chart")
+    curves = chart(at, "timeline.chart")
     assert len(array(curves["D(x): real"]["x"])) == 500
     assert array(curves["D(x): real at epoch 1"]["x"]).tolist() == [1]
 
@@ -112,7 +72,7 @@ def test_timeline_draws_one_z_at_every_book_snapshot(clean):
 
 
 def test_scrubbing_moves_the_big_picture_and_the_marker(clean):
-    at = page("views/timeline.py")
+    at = app("views/timeline.py")
 
     def big() -> tuple[str, str]:
         return next((c, u) for c, u in images(at).items() if c.startswith("G(z) after"))
@@ -122,12 +82,12 @@ def test_scrubbing_moves_the_big_picture_and_the_marker(clean):
     at.select_slider(key="timeline.epoch").set_value(100).run()
     caption, url = big()
     assert caption == "G(z) after epoch 100" and url != first
-    dx = traces(at, "timeline.chart")["D(x): real at epoch 100"]
+    dx = chart(at, "timeline.chart")["D(x): real at epoch 100"]
     # Marked on the curve: D(x)'s mean over the 100th epoch, from the checkpoint's history.
     assert array(dx["y"])[0] == pytest.approx(load_checkpoint(BOOK).history["mean_d_x"][99], abs=1e-6)
 
     at.segmented_control(key="timeline.curves").set_value("Losses").run()
-    assert {"d_loss", "g_loss"} <= set(traces(at, "timeline.chart"))
+    assert {"d_loss", "g_loss"} <= set(chart(at, "timeline.chart"))
     assert big()[0] == "G(z) after epoch 100"
 
 
@@ -135,7 +95,7 @@ def test_timeline_without_snapshots_says_how_to_keep_them_and_finds_a_runs(clean
     empty = clean / "checkpoints"
     empty.mkdir()
     monkeypatch.setenv("GAN_EXPLORER_CHECKPOINTS", str(empty))
-    at = page("views/timeline.py")
+    at = app("views/timeline.py")
     assert "No snapshots to show" in texts(at, "info") and "--snapshot-epochs" in texts(at, "info")
     assert not at.error and not images(at)
 
@@ -143,7 +103,7 @@ def test_timeline_without_snapshots_says_how_to_keep_them_and_finds_a_runs(clean
     run = RunFolder(clean / "runs" / "with-snapshots")
     run.path.mkdir(parents=True)
     run.write_status("finished")
-    state = Trainer(GANConfig(epochs=1), torch.rand(100, 784) * 2 - 1, "cpu").state_dict()
+    state = load_checkpoint(untrained_checkpoint(clean)).state
     for epoch in (4, 2):
         save_checkpoint(run.snapshot_path(epoch), {**state, "epoch": epoch}, half=True, generator_only=True)
     at.run()
@@ -154,8 +114,8 @@ def test_timeline_without_snapshots_says_how_to_keep_them_and_finds_a_runs(clean
 
 # ---- Quality ----------------------------------------------------------------------------------
 
-def test_quality_scores_the_book_model_beside_the_real_floor(small_data):
-    at = page("views/quality.py", **{"quality.n": 500})
+def test_quality_scores_the_book_model_beside_the_real_floor(small_data, tmp_path):
+    at = app("views/quality.py", **{"quality.n": 500})
     assert not at.error and not at.warning
     assert at.selectbox(key="model.source").value == "checkpoint:book.pt"
     metrics = {m.label: m.value for m in at.get("metric")}
@@ -164,15 +124,15 @@ def test_quality_scores_the_book_model_beside_the_real_floor(small_data):
     assert metrics["Classes present"].endswith("/10")
     assert "Real data: **" in texts(at, "caption")
 
-    bars = traces(at, "quality.chart.classes")
+    bars = chart(at, "quality.chart.classes")
     ours = bars["this model's samples"]
     assert list(ours["x"]) == list(CLASS_NAMES)
     assert array(ours["y"]).sum() == pytest.approx(1.0)
     assert len(array(bars["real mix (true labels)"]["y"])) == 10
 
     # The page's numbers are the library's, for the same n and seed.
-    data, clf = quality.real_data(), quality.judge(str(quality.classifier_path()),
-                                                   quality.classifier_path().stat().st_mtime_ns)
+    data, clf = evaluations.real_data(), evaluations.judge(str(evaluations.classifier_path()),
+                                                   evaluations.classifier_path().stat().st_mtime_ns)
     G = load_checkpoint(BOOK).build_generator()
     direct = evaluate_generator(G, clf.model, data.train, data.test, n=500, seed=0,
                                 reference=real_reference(clf.model, data.train, data.test, data.test_labels, seed=0))
@@ -182,7 +142,7 @@ def test_quality_scores_the_book_model_beside_the_real_floor(small_data):
     # with the library's z, the pair lies at the distance the library measured.
     pairs = {c: u for c, u in images(at).items() if " L2 " in c}
     assert len(pairs) == 8
-    shown = quality.nearest_pairs(G, 64, direct, data, 8)
+    shown = evaluations.nearest_pairs(G, 64, direct, data, 8)
     dists = [p.distance for p in shown]
     assert dists == sorted(dists) and dists[0] == pytest.approx(min(direct.nearest_distances))
     for p in shown:
@@ -191,11 +151,11 @@ def test_quality_scores_the_book_model_beside_the_real_floor(small_data):
 
     # A second model costs only its own samples: the real reference is kept across models.
     said = []
-    untrained = Trainer(GANConfig(epochs=1), torch.rand(100, 784) * 2 - 1, "cpu").G
-    quality.evaluate(untrained, 500, 0, data, clf, lambda f, text: said.append(text))
+    untrained = load_checkpoint(untrained_checkpoint(tmp_path)).build_generator()
+    evaluations.evaluate(untrained, 500, 0, data, clf, lambda f, text: said.append(text))
     assert said and not any("real data" in s for s in said)
     said.clear()
-    quality.evaluate(G, 500, 0, data, clf, lambda f, text: said.append(text))
+    evaluations.evaluate(G, 500, 0, data, clf, lambda f, text: said.append(text))
     assert said == [], "the book model was scored twice"
 
 
@@ -207,7 +167,7 @@ def test_quality_without_data_says_how_to_get_it(clean, monkeypatch, small_data_
     for var in ("GAN_EXPLORER_DATA", "GAN_EXPLORER_CACHE", "GAN_EXPLORER_DEBIAN_DATA"):
         monkeypatch.setenv(var, str(nowhere))
     monkeypatch.setenv("GAN_EXPLORER_NO_DOWNLOAD", "1")
-    at = page("views/quality.py", **{"quality.n": 500})
+    at = app("views/quality.py", **{"quality.n": 500})
     assert not at.exception and not at.error
     assert "apt-get install dataset-fashion-mnist" in texts(at, "warning")
     assert not at.get("metric") and not at.get("plotly_chart")

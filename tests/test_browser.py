@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser_util import chromium, open_app, streamlit_server, training_children, untrained_checkpoint  # noqa: E402
+from helpers import chromium, open_app, streamlit_server, training_children, untrained_checkpoint, wait_until  # noqa: E402
 
 from gan_core import RunFolder, list_runs  # noqa: E402
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
 IMAGE = "[data-testid=stMain] [data-testid=stImage] img"
 WAIT_MS = 60_000   # generous: the server, the browser and a training run share two cores
@@ -68,13 +68,6 @@ def plotted_steps(page) -> int:
         return trace ? trace._length : 0; }""")  # _fullData: the traces as Plotly decoded them
 
 
-def wait_until(what: str, cond, timeout_s: float = WAIT_MS / 1000) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.25)
-
-
 def test_a_run_updates_live_and_survives_a_reload(server, page):
     url, runs = server
     # Settings come from the URL, as in a link a teacher hands out; 40 epochs of 30 steps.
@@ -85,10 +78,10 @@ def test_a_run_updates_live_and_survives_a_reload(server, page):
     assert RunFolder(runs / run_id).read_status()["config"]["epochs"] == 40
 
     # No clicks from here on: the page polls the run by itself.
-    wait_until("training to show progress", lambda: shown_step(page) > 0)
+    wait_until(lambda: shown_step(page) > 0, "training to show progress", WAIT_MS / 1000, every=0.25)
     first, points = shown_step(page), plotted_steps(page)
-    wait_until("the progress bar to move", lambda: shown_step(page) > first)
-    wait_until("the loss chart to grow", lambda: plotted_steps(page) > points)
+    wait_until(lambda: shown_step(page) > first, "the progress bar to move", WAIT_MS / 1000, every=0.25)
+    wait_until(lambda: plotted_steps(page) > points, "the loss chart to grow", WAIT_MS / 1000, every=0.25)
 
     # A refresh is a new session: the URL brings it back to the same run, which kept training.
     before = shown_step(page)
@@ -96,7 +89,7 @@ def test_a_run_updates_live_and_survives_a_reload(server, page):
     page.wait_for_selector("[data-testid=stApp][data-test-connection-state=CONNECTED]", timeout=WAIT_MS)
     assert f"run={run_id}" in page.url
     page.get_by_text(f"Run {run_id}").first.wait_for(timeout=WAIT_MS)
-    wait_until("the same run to carry on after the reload", lambda: shown_step(page) > before)
+    wait_until(lambda: shown_step(page) > before, "the same run to carry on after the reload", WAIT_MS / 1000, every=0.25)
 
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped after").first.wait_for(timeout=WAIT_MS)

@@ -26,12 +26,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser_util import (launch_chromium, open_app, percentile, slider_latencies, streamlit_server,  # noqa: E402
+from helpers import (launch_chromium, open_app, percentile, slider_latencies, streamlit_server,  # noqa: E402
                           training_children, untrained_checkpoint)
 
 from gan_core import list_runs  # noqa: E402
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(400)]
 
 STUDENTS = 8
 MAX_RUNS = 2
@@ -43,7 +43,7 @@ WAIT_MS = 90_000
 QUEUE_TEXT = re.compile(r"number (\d+) in the queue")
 LATENCY_CHANGES = 20
 SETTLE_S = 3              # after two runs start training, their pages draw their first charts
-LATENCY_TARGET_MS = 150   # issue 3's target for the median, which issue 5 asks to hold while runs train
+LATENCY_TARGET_MS = 150   # the app's target for the median slider round trip, to hold while runs train
 LATENCY_ROUNDS = 3
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import math
 
 import numpy as np
 import pytest
@@ -135,6 +134,7 @@ def trained_state(small_data_dir):
     return tr
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, trained_state):
     path = save_checkpoint(tmp_path / "c.pt", trained_state.state_dict())
     ck = load_checkpoint(path)
@@ -145,6 +145,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, trained_state):
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]     # no temporary file left behind
 
 
+@pytest.mark.slow
 def test_half_precision_snapshot_loads_as_float32(tmp_path, trained_state):
     path = save_checkpoint(tmp_path / "s.pt", trained_state.state_dict(), half=True, generator_only=True)
     ck = load_checkpoint(path)
@@ -168,6 +169,7 @@ def test_book_style_state_dict_loads_as_a_generator(tmp_path):
         load_checkpoint(tmp_path / "book_D.pt")
 
 
+@pytest.mark.slow
 def test_resuming_continues_exactly(trained_state, small_data_dir):
     """Two epochs in one go equal one epoch, a checkpoint, and one more epoch from it."""
     from gan_core import load_fashion_mnist
@@ -189,3 +191,25 @@ def test_to_uint8_recovers_the_data_sets_bytes(small_data_dir):
     x, _ = load_fashion_mnist(True, small_data_dir)
     raw = FashionMNIST(str(small_data_dir), train=True, download=False).data[:50].numpy()
     assert np.array_equal(to_uint8(x[:50]), raw)
+
+
+def test_public_names_keep_their_meaning_after_every_submodule_is_imported():
+    """A CLI module must never shadow the library name it shares (gan_core.interpolate is the function)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import gan_core
+    kinds = {name: inspect.isclass(getattr(gan_core, name)) or inspect.isfunction(getattr(gan_core, name))
+             for name in gan_core.__all__}
+    for mod in pkgutil.walk_packages(gan_core.__path__, "gan_core."):
+        importlib.import_module(mod.name)
+    importlib.import_module("gan_core.interpolate")
+    assert inspect.isfunction(gan_core.interpolate) and gan_core.interpolate is gan_core.latent.interpolate
+    for name in gan_core.__all__:
+        value = getattr(gan_core, name)
+        assert not inspect.ismodule(value), f"gan_core.{name} became a module"
+        if kinds[name]:
+            assert inspect.isclass(value) or inspect.isfunction(value), name
+    from gan_core import book_step, gan_step  # the chapter's step, plain and fast, both public
+    assert inspect.isfunction(book_step) and inspect.isfunction(gan_step)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_core import GANConfig, StepEvent, Trainer, build_discriminator, build_generator, gan_step
-from gan_core.training import make_optimizers
-from test_equivalence import book_models, book_step, max_rel_diff
+from gan_core import GANConfig, StepEvent, Trainer, book_step, build_discriminator, build_generator, gan_step
+from gan_core.step import make_optimizers
+from test_equivalence import book_models, max_rel_diff
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

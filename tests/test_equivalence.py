@@ -1,12 +1,15 @@
-"""gan_core's fast step against chapter 14's step, written out here as the book has it."""
+"""gan_core's fast step against chapter 14's step as the book writes it (gan_core.book_step: autograd, nn.BCELoss).
+
+The book's models are typed out here again, independently of gan_core, so that loading their
+weights also proves the state_dicts are interchangeable."""
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
 
-from gan_core import GANConfig, build_discriminator, build_generator, gan_step
-from gan_core.training import make_optimizers
+from gan_core import GANConfig, book_step, build_discriminator, build_generator, gan_step
+from gan_core.step import make_optimizers
 
 
 def book_models(seed: int):
@@ -18,40 +21,13 @@ def book_models(seed: int):
     return G, D
 
 
-def book_step(G, D, g_optimizer, d_optimizer, images, z):
-    """One iteration of the book's loop body."""
-    criterion = nn.BCELoss()
-    B = images.shape[0]
-    real_labels = torch.ones(B, 1, dtype=images.dtype, device=images.device)
-    fake_labels = torch.zeros(B, 1, dtype=images.dtype, device=images.device)
-    outputs = D(images)
-    d_loss_real = criterion(outputs, real_labels)
-    real_score = outputs
-    fake_images = G(z)
-    outputs = D(fake_images)
-    d_loss_fake = criterion(outputs, fake_labels)
-    fake_score = outputs
-    d_loss = d_loss_real + d_loss_fake
-    d_optimizer.zero_grad()
-    g_optimizer.zero_grad()
-    d_loss.backward()
-    d_optimizer.step()
-    fake_images = G(z)
-    outputs = D(fake_images)
-    g_loss = criterion(outputs, real_labels)
-    d_optimizer.zero_grad()
-    g_optimizer.zero_grad()
-    g_loss.backward()
-    g_optimizer.step()
-    return [d_loss.item(), g_loss.item(), real_score.mean().item(), fake_score.mean().item()]
-
-
 def max_rel_diff(a: nn.Module, b: nn.Module) -> float:
     """Largest per-tensor relative difference between two models' parameters."""
     sa, sb = a.state_dict(), b.state_dict()
     return max(((sa[k] - sb[k]).norm() / sb[k].norm()).item() for k in sb)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.float64, 1e-11)])
 def test_fast_step_equals_book_step(fashion_train, dtype, tol):
     images = fashion_train[0][:3000].to(dtype)
@@ -69,7 +45,7 @@ def test_fast_step_equals_book_step(fashion_train, dtype, tol):
     for i in range(30):
         x = images[i * 100:(i + 1) * 100]
         z = torch.randn(100, 64, generator=gen, dtype=dtype)
-        want = book_step(bG, bD, b_opt_g, b_opt_d, x, z)
+        want = book_step(bG, bD, b_opt_g, b_opt_d, x, z).tolist()
         got = gan_step(G, D, opt_g, opt_d, x, z).tolist()
         assert got == pytest.approx(want, rel=max(tol, 1e-6) * 10, abs=1e-6), f"step {i}"
     assert max_rel_diff(G, bG) < tol

@@ -1,4 +1,4 @@
-"""Hardening of the library and the command-line tools (issue 5): nothing lost, no code run from files.
+"""Hardening of the library and the command-line tools: nothing lost, no code run from files.
 
 Each case is played for real, on the 3,000-image slice of the real data:
   1. checkpoint files that are random, truncated, booby-trapped pickles, of the
@@ -16,9 +16,9 @@ Each case is played for real, on the 3,000-image slice of the real data:
      previous checkpoint intact, no temporary file left;
   7. no Fashion-MNIST anywhere: the trainer says how to get it, a silent
      network cannot hang it, and sampling still works.
-(Case 6 is the app's half of the issue, tested with the app.)
-The short CLI calls run side by side in one fixture: each pays about 3 s of
-imports, and the machine has two cores.
+(Case 6, many users on one server, is the app's: tests/test_app.py and tests/test_classroom.py.)
+The short CLI calls run side by side in one fixture, since each pays seconds of
+imports in a process of its own.
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ import torch
 from gan_core import CheckpointError, ConfigError, DataNotFoundError, GANConfig, RunFolder, load_checkpoint
 from gan_core.checkpoints import MAX_CHECKPOINT_BYTES
 from gan_core.files import atomic_write_bytes
+from helpers import wait_until
 
 # ---- helpers ----------------------------------------------------------------------------
 
@@ -348,6 +349,7 @@ def cli_results(trained, state, small_data_dir, tmp_path_factory) -> dict[str, s
     ("sample over the limit", "huge.pt: 200 MB is over the 200 MB limit"),
     ("train resume wrong shape", "generator: 2.weight has shape (256, 255), the model expects (256, 256)"),
 ])
+@pytest.mark.slow
 def test_clis_refuse_bad_checkpoint_files_in_one_line(cli_results, name, words):
     assert_one_line_error(cli_results[name], words)
     assert not (cli_results["tmp"] / "MARKER").exists()
@@ -358,6 +360,7 @@ def test_clis_refuse_bad_checkpoint_files_in_one_line(cli_results, name, words):
     ("lr nan", dict(lr_d=float("nan"))),
     ("epochs huge", dict(epochs=1_000_000)),
 ])
+@pytest.mark.slow
 def test_cli_settings_are_refused_with_the_librarys_own_words(cli_results, name, config):
     with pytest.raises(ConfigError) as e:
         GANConfig(**config).validate()
@@ -369,10 +372,12 @@ def test_cli_settings_are_refused_with_the_librarys_own_words(cli_results, name,
     ("batch larger than the data", "batch_size must be between 1 and 3000 (the number of training images), got 3001"),
     ("threads 0", "--threads must be between 1 and 256, got 0"),
 ])
+@pytest.mark.slow
 def test_cli_refuses_other_settings_in_one_line(cli_results, name, words):
     assert_one_line_error(cli_results[name], words)
 
 
+@pytest.mark.slow
 def test_a_new_run_never_overwrites_an_old_one(cli_results, trained, state):
     assert_one_line_error(cli_results["overwrite a run"], "already holds a run (checkpoint.pt); continue it with --resume")
     assert weights_equal(load_checkpoint(trained / "checkpoint.pt").generator, state["generator"])
@@ -380,6 +385,7 @@ def test_a_new_run_never_overwrites_an_old_one(cli_results, trained, state):
 
 # ---- 3. divergence ------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_diverging_run_stops_marks_itself_and_keeps_its_last_finite_checkpoint(cli_results):
     res = cli_results["diverge"]
     run = RunFolder(cli_results["tmp"] / "diverging")
@@ -394,10 +400,12 @@ def test_a_diverging_run_stops_marks_itself_and_keeps_its_last_finite_checkpoint
 
 # ---- 5. disk trouble ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_run_folder_that_cannot_be_made_is_one_clear_line(cli_results):
     assert_one_line_error(cli_results["out under a file"], "Not a directory", "a-file/run")
 
 
+@pytest.mark.slow
 def test_a_refused_checkpoint_write_keeps_the_previous_one(cli_results, trained):
     run = RunFolder(cli_results["tmp"] / "limited")
     assert_one_line_error(cli_results["file size limit"], "File too large", str(run.checkpoint))
@@ -421,6 +429,7 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.mark.slow
 def test_a_full_disk_fails_in_one_line_and_keeps_the_previous_checkpoint(small_disk, small_data_dir):
     run = RunFolder(small_disk / "run")
     res = finish(start(*train_args(run.path, small_data_dir, "--epochs", "3")))
@@ -438,6 +447,7 @@ def test_a_full_disk_fails_in_one_line_and_keeps_the_previous_checkpoint(small_d
 
 # ---- 7. no data set ------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_without_the_data_set_train_explains_and_sampling_still_works(cli_results):
     assert_one_line_error(cli_results["train without data"], "Fashion-MNIST not found",
                           "apt-get install dataset-fashion-mnist", "--data-dir")
@@ -487,23 +497,14 @@ def _catch(fn):
 
 # ---- 4. killed mid-run, stopped, and two trainers at once ----------------------------------------------
 
-def _wait_for(cond, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
+@pytest.mark.slow
 def test_kill_9_mid_epoch_leaves_readable_files_and_resume_ends_on_the_same_weights(small_data_dir, tmp_path):
     args = ("--epochs", "2", "--batch-size", "10", "--seed", "7", "--events", "--snapshot-epochs", "1")
     straight, killed = RunFolder(tmp_path / "straight"), RunFolder(tmp_path / "killed")
     ref = start(*train_args(straight.path, small_data_dir, *args))
     victim = start(*train_args(killed.path, small_data_dir, *args))
     # 300 steps an epoch; events are flushed every 0.25 s, so the second epoch's first flush is mid-epoch.
-    _wait_for(lambda: any(e["s"] > 300 for e in killed.read_events()[0]), 120, "steps of the second epoch")
+    wait_until(lambda: any(e.step > 300 for e in killed.read_events()[0]), "steps of the second epoch", 120)
     victim.send_signal(signal.SIGKILL)
     finish(victim)
     assert victim.returncode == -signal.SIGKILL
@@ -517,7 +518,7 @@ def test_kill_9_mid_epoch_leaves_readable_files_and_resume_ends_on_the_same_weig
     assert killed.read_samples() is not None and all(killed.read_samples(e) for e in killed.sample_epochs())
     assert load_checkpoint(killed.snapshot_path(1)).epoch == 1
     events, _ = killed.read_events()
-    assert events and max(e["s"] for e in events) > ck.step        # it was killed mid-epoch
+    assert events and max(e.step for e in events) > ck.step        # it was killed mid-epoch
     # Leftover temporaries, if the kill hit a write, are dot-files no reader opens. Plant what such a kill
     # leaves, to check --resume tidies it: temporaries and an events line cut in half.
     leftovers = [p.name for p in killed.path.rglob("*.tmp")]
@@ -525,7 +526,7 @@ def test_kill_9_mid_epoch_leaves_readable_files_and_resume_ends_on_the_same_weig
     (killed.path / ".checkpoint.pt.killed.tmp").write_bytes(b"half a checkpoint")
     (killed.samples_dir / ".latest.npz.killed.tmp").write_bytes(b"half a grid")
     with open(killed.events_file, "a") as f:
-        f.write('{"t":"step","e":1,"s":')
+        f.write('{"kind":"step","epoch":1,"step":')
 
     res = finish(start(*train_args(killed.path, small_data_dir, "--resume", "--events")))
     assert res.returncode == 0, res.stderr
@@ -535,7 +536,7 @@ def test_kill_9_mid_epoch_leaves_readable_files_and_resume_ends_on_the_same_weig
     # The resume dropped the half line and the steps logged after the checkpoint, which it redid:
     # every line reads, and each step is logged once, in order.
     assert all(_is_json(ln) for ln in lines)
-    assert [e["s"] for e in map(json.loads, lines) if e["t"] == "step"] == list(range(1, 2 * 300 + 1))
+    assert [e["step"] for e in map(json.loads, lines) if e["kind"] == "step"] == list(range(1, 2 * 300 + 1))
 
     assert finish(ref).returncode == 0
     a, b = load_checkpoint(straight.checkpoint), load_checkpoint(killed.checkpoint)
@@ -552,11 +553,12 @@ def _is_json(line: str) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly_and_a_second_trainer_is_refused(small_data_dir, tmp_path):
     run = RunFolder(tmp_path / "run")
     p = start(*train_args(run.path, small_data_dir, "--epochs", "50", "--batch-size", "10", "--events",
                           "--control", "stdin"), stdin=subprocess.PIPE)
-    _wait_for(lambda: run.read_events()[0], 120, "the first steps")
+    wait_until(lambda: run.read_events()[0], "the first steps", 120)
     p.stdin.write("pause\n")     # paused, so the second trainer below has the cores to itself
     p.stdin.flush()
     # While it trains, nobody else may write its folder.
@@ -564,7 +566,7 @@ def test_sigterm_stops_cleanly_and_a_second_trainer_is_refused(small_data_dir, t
     assert_one_line_error(second, "is being trained by another process")
     p.stdin.write("resume\n")
     p.stdin.flush()
-    _wait_for(lambda: run.read_status().get("state") == "running", 30, "training to resume")
+    wait_until(lambda: run.read_status().get("state") == "running", "training to resume", 30)
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=30)                    # stdin still open: its end would also stop the run, and prove nothing
     out, err = p.communicate()

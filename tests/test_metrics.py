@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from gan_core import GANConfig, Trainer, build_models, save_checkpoint
-from gan_core.classifier import (DEFAULT_CLASSIFIER_PATH, ClassifierError, build_classifier, classifier_accuracy,
+from gan_core.fashion_classifier import (DEFAULT_CLASSIFIER_PATH, ClassifierError, build_classifier, classifier_accuracy,
                                  load_classifier, save_classifier)
-from gan_core.cli import run_main
+from gan_core.cli.common import run_main
 from gan_core.evaluate import main as evaluate_main
-from gan_core.metrics import (class_histogram, classifier_score, evaluate_generator, evaluate_real_floor,
+from gan_core.quality import (class_histogram, classifier_score, evaluate_generator, evaluate_real_floor,
                               feature_statistics, frechet_distance, kl_divergence, nearest_train, real_reference)
 
 f64 = torch.float64
@@ -160,6 +160,7 @@ def run_cli(argv, capsys):
     return e.value.code, out.out, out.err
 
 
+@pytest.mark.slow
 def test_evaluate_cli_end_to_end(tmp_path, capsys, fashion_train):
     trainer = Trainer(GANConfig(), fashion_train[0], device="cpu")
     project = save_checkpoint(tmp_path / "run.pt", trainer.state_dict())

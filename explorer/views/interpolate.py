@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from gan_core import d_scores, decode, gif_bytes, grid, interpolate, png_bytes, upscale, z_from_seed
-from explorer import widgets
+from explorer import model_picker
 
 MODES = {"lerp": "Linear (lerp)", "slerp": "Spherical (slerp)"}
 GIF_SCALE = 6        # 28 px frames at 168 px
@@ -53,9 +53,9 @@ def scrubber(frames: dict, scores: dict | None) -> None:
 
 
 st.title("Interpolate")
-model = widgets.model_picker()
+model = model_picker.pick_model()
 if model is None:
-    widgets.no_model_prompt()
+    model_picker.no_model_prompt()
     st.stop()
 
 dim = model.config.latent_dim

@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 
 from gan_core import d_scores, decode, png_bytes, upscale, z_from_seed
-from explorer import resources, widgets
+from explorer import model_picker, resources
 
 Z_RANGE = 3.0      # slider range ±3: z ~ N(0, 1) per dimension, so 99.7 % of seeded values fit
 Z_STEP = 0.05      # one arrow-key press
@@ -89,9 +89,9 @@ def explorer(model) -> None:
 
 
 st.title("Latent space")
-model = widgets.model_picker()
+model = model_picker.pick_model()
 if model is None:
-    widgets.no_model_prompt()
+    model_picker.no_model_prompt()
 else:
     st.caption(f"G turns {model.config.latent_dim} numbers, z, into an image. Move any slider (or focus one and use "
                "the arrow keys) to see how each direction of z changes the picture. Seeded values beyond ±3 are clipped.")

@@ -1,7 +1,7 @@
 """Quality page: how good are the picked model's samples, beside what real data scores?
 
 Inception cannot be downloaded here, so the project's own Fashion-MNIST
-classifier judges the samples (gan_core/metrics.py): the numbers compare models
+classifier judges the samples (gan_core/quality.py): the numbers compare models
 with each other, not with FIDs in papers. Each model is scored once per server.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from gan_core import ClassifierError, grid, png_bytes
-from explorer import quality, widgets
+from explorer import charts, evaluations, model_picker
 
 PAIRS = 8          # sample / nearest-training-image pairs shown
 PAIR_SCALE = 3     # each pair at 3x: two 28 px images side by side, 186 px wide
@@ -18,7 +18,7 @@ PAIR_COLUMNS = 4
 
 
 def look_again() -> None:
-    quality.real_data.clear()
+    evaluations.real_data.clear()
 
 
 def data_missing(reason: str) -> None:
@@ -39,8 +39,8 @@ def data_missing(reason: str) -> None:
 
 def settings(n_train: int) -> tuple[int, int]:
     """How many samples to score, and the seed of their z (and of the real subsets)."""
-    choices = [n for n in quality.N_CHOICES if n <= n_train] or [n_train]
-    st.session_state.setdefault("quality.n", quality.DEFAULT_N if quality.DEFAULT_N in choices else choices[-1])
+    choices = [n for n in evaluations.N_CHOICES if n <= n_train] or [n_train]
+    st.session_state.setdefault("quality.n", evaluations.DEFAULT_N if evaluations.DEFAULT_N in choices else choices[-1])
     st.session_state.setdefault("quality.seed", 0)
     c = st.columns([3, 1])
     n = c[0].select_slider("Samples to score", choices, key="quality.n", format_func=lambda v: f"{v:,}",
@@ -53,7 +53,7 @@ def settings(n_train: int) -> tuple[int, int]:
 
 
 def numbers(gen, floor) -> None:
-    for col, (name, value, real, meaning) in zip(st.columns(4), quality.number_rows(gen, floor)):
+    for col, (name, value, real, meaning) in zip(st.columns(4), evaluations.number_rows(gen, floor)):
         col.metric(name, value)
         col.caption(f"Real data: **{real}**. {meaning}")
 
@@ -69,7 +69,7 @@ def copies(model, gen, data) -> None:
     c[1].caption(f"Real test images: **{gen.test_nearest_min:.2f}**.")
     c[2].metric("Closer than any test image", f"{gen.closer_than_any_test}/{S}")
     c[2].caption(f"Of the first {S} samples. Real test images, by definition: 0/{S}.")
-    pairs = quality.nearest_pairs(model.G, model.config.latent_dim, gen, data, PAIRS)
+    pairs = evaluations.nearest_pairs(model.G, model.config.latent_dim, gen, data, PAIRS)
     for i, p in enumerate(pairs):
         if i % PAIR_COLUMNS == 0:
             cols = st.columns(PAIR_COLUMNS)
@@ -81,17 +81,17 @@ def copies(model, gen, data) -> None:
 
 
 st.title("Quality")
-model = widgets.model_picker()
+model = model_picker.pick_model()
 if model is None:
-    widgets.no_model_prompt()
+    model_picker.no_model_prompt()
     st.stop()
-data = quality.real_data()
+data = evaluations.real_data()
 if isinstance(data, str):
     data_missing(data)
     st.stop()
-path = quality.classifier_path()
+path = evaluations.classifier_path()
 try:
-    clf = quality.judge(str(path), path.stat().st_mtime_ns)
+    clf = evaluations.judge(str(path), path.stat().st_mtime_ns)
 except (ClassifierError, OSError) as e:
     st.error(f"The quality classifier cannot be loaded: {e}")
     st.stop()
@@ -102,7 +102,7 @@ if model.config.image_size != clf.image_size:
 
 n, seed = settings(len(data.train))
 bar = st.empty()
-gen, floor = quality.evaluate(model.G, n, seed, data, clf, lambda f, text: bar.progress(min(f, 1.0), text=text))
+gen, floor = evaluations.evaluate(model.G, n, seed, data, clf, lambda f, text: bar.progress(min(f, 1.0), text=text))
 bar.empty()
 
 st.caption(f"{model.source}: {gen.n:,} samples (seed {gen.seed}) judged by the project's Fashion-MNIST classifier "
@@ -111,7 +111,7 @@ st.caption(f"{model.source}: {gen.n:,} samples (seed {gen.seed}) judged by the p
 numbers(gen, floor)
 
 st.subheader("Which classes it draws")
-st.plotly_chart(quality.class_figure(gen, floor), key="quality.chart.classes", width="stretch")
+st.plotly_chart(charts.class_figure(gen, floor), key="quality.chart.classes", width="stretch")
 st.caption("Blue: what the classifier takes this model's samples for. Grey: real training images judged the same "
            "way, so the classifier's own mistakes show. Red: the true mix. Under the dotted line "
            f"({gen.coverage_threshold:.0%}) a class counts as missing.")

@@ -14,7 +14,8 @@ import torch
 
 from gan_core import decode, gif_bytes, png_bytes, upscale, z_from_seed
 from explorer import env, resources
-from explorer.snapshots import CURVES, history_figure, load_history, load_snapshots, snapshot_sources
+from explorer.charts import CURVES, history_figure
+from explorer.timeline_sources import load_history, load_snapshots, snapshot_sources
 
 ROW_SCALE = 4        # 28 px at 112 px in the side-by-side row (a narrow page shrinks them to fit)
 ROW_COLUMNS = 12     # the shipped book has 12 snapshots: one row
@@ -38,7 +39,8 @@ def choose_source():
     with st.sidebar:
         st.header("Snapshots")
         key = st.selectbox("Snapshots of", list(by_key), format_func=lambda k: by_key[k].label, key="timeline.source",
-                           persist_state="session", help="Runs appear here when trained with --snapshot-epochs.")
+                           persist_state="session", help="Runs started on the Train page keep G at log-spaced epochs (1, 2, 3, 5, 10, 20, ...); "
+                           "command-line runs do with --snapshot-epochs.")
     return by_key[key]
 
 

@@ -1,6 +1,6 @@
 """Train page: start a run of the book's GAN and watch it learn, live.
 
-Training happens in a child process (explorer/runner.py), so widgets and
+Training happens in a child process (explorer/run_manager.py), so widgets and
 browser refreshes never interrupt it; the run's id sits in the URL (?run=...).
 While the run is active, two fragments poll its folder: its state and progress
 every second, and the charts and samples every few seconds, because redrawing
@@ -14,8 +14,8 @@ import time
 import streamlit as st
 
 from gan_core import ACTIVE_STATES, ConfigError, grid, png_bytes, upscale
-from explorer import charts, resources, widgets
-from explorer.runner import LOG_FILE, RESUMABLE_STATES, RUN_ID, QueueFull
+from explorer import charts, resources, training_form
+from explorer.run_manager import LOG_FILE, RESUMABLE_STATES, RUN_ID, QueueFull
 
 POLL_S = 1.0          # state and progress of a training run
 QUEUE_POLL_S = 2.0    # a waiting run: its place in the queue changes seldom
@@ -80,7 +80,7 @@ def _control(run_id: str, action: str) -> None:
     if action != "step":
         mgr.control(run_id, action)
         return
-    before = resources.run_metrics(run_id).update().steps
+    before = resources.run_curves(run_id).update().steps
     if mgr.control(run_id, action):
         st.session_state["train.step_after"] = (run_id, int(before[-1]) if len(before) else 0, time.monotonic())
 
@@ -243,7 +243,7 @@ def live_status(run_id: str, shown_phase: str) -> None:
     state = status.get("state", "?")
     if phase(state) != shown_phase:
         st.rerun()  # it started or ended: redraw the whole page, which sets the polling up anew
-    snap = resources.run_metrics(run_id).update()
+    snap = resources.run_curves(run_id).update()
     waiting = st.session_state.pop("train.step_after", None)
     if waiting and waiting[0] == run_id:
         # Step was pressed: wait for that step's events, then redraw the whole page so its losses and
@@ -251,7 +251,7 @@ def live_status(run_id: str, shown_phase: str) -> None:
         _, before, since = waiting
         while not (len(snap.steps) and snap.steps[-1] > before) and time.monotonic() - since < STEP_WAIT_S:
             time.sleep(0.05)
-            snap = resources.run_metrics(run_id).update()
+            snap = resources.run_curves(run_id).update()
         st.rerun(scope="app")
     cfg = status.get("config", {})
     st.markdown(f"**Run `{run_id}`** · {cfg.get('epochs', '?')} epochs · batch {cfg.get('batch_size', '?')} · "
@@ -266,7 +266,7 @@ def live_results(run_id: str) -> None:
     if run is None:
         return
     status = run.read_status()
-    snap = resources.run_metrics(run_id).update()
+    snap = resources.run_curves(run_id).update()
     curves(run_id, status, snap)
     samples(run_id, run)
     downloads(run_id, run)
@@ -274,7 +274,7 @@ def live_results(run_id: str) -> None:
 
 
 st.title("Train the book's GAN")
-start_button(widgets.training_settings())
+start_button(training_form.training_settings())
 run_id = run_picker()
 if run_id is None:
     st.markdown("Pick the settings in the sidebar (or a preset) and press **Start training**. G learns to turn "

@@ -1,9 +1,10 @@
 """A training run's folder on disk: what the CLI writes and the app reads.
 
+    RUN/settings.json     the run's GANConfig and what to record (sample interval, snapshot epochs)
     RUN/status.json       state (queued, running, paused, finished, stopped, diverged, failed), message, progress
     RUN/checkpoint.pt     the latest full checkpoint (each epoch)
     RUN/history.csv       one row per finished epoch
-    RUN/events.jsonl      per-step and per-epoch values, appended (when asked for)
+    RUN/events.jsonl      per-step and per-epoch events, appended (when asked for), one JSON object a line
     RUN/samples/          latest.npz and epoch-NNNN.npz: the fixed-z sample grid and D's scores
     RUN/snapshots/        epoch-NNNN.pt: generator-only float16 snapshots (when asked for)
     RUN/.train.lock       locked (flock) by the one trainer writing the folder
@@ -17,15 +18,49 @@ import io
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .config import ConfigError, GANConfig
 from .files import atomic_write, atomic_write_text
+from .trainer import EpochEvent, StepEvent, event_from_record, event_record
 
 STATES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
 ACTIVE_STATES = ("queued", "running", "paused")
 _EPOCH_FILE = re.compile(r"epoch-(\d+)\.(npz|pt)$")
+Event = StepEvent | EpochEvent
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What a trainer keeps of a run besides its checkpoint: sample refreshes and G snapshots."""
+
+    sample_every: int = 0                 # also refresh the sample grid every N steps (0: once an epoch)
+    snapshot_epochs: tuple[int, ...] = () # epochs (1-based) after which to keep a float16 G snapshot
+    snapshot_log: bool = False            # and at log-spaced epochs of however long the run becomes
+
+    def snapshot_after(self, epoch: int, epochs: int) -> bool:
+        """Whether to keep G after `epoch` (1-based) of a run of `epochs`."""
+        return epoch in self.snapshot_epochs or self.snapshot_log and epoch in log_spaced_epochs(epochs)
+
+    def validate(self) -> "Recording":
+        """Raise ConfigError with a one-line reason if a value is unusable."""
+        if isinstance(self.sample_every, bool) or not isinstance(self.sample_every, int) or self.sample_every < 0:
+            raise ConfigError(f"sample_every must be a whole number, 0 or more, got {self.sample_every!r}")
+        if not all(isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in self.snapshot_epochs):
+            raise ConfigError(f"snapshot epochs must be whole numbers from 1, got {list(self.snapshot_epochs)[:10]!r}")
+        return self
+
+
+def log_spaced_epochs(epochs: int) -> tuple[int, ...]:
+    """1, 2, 3, 5, 10, 20, 30, 50, 100, ... up to `epochs`, and `epochs` itself: G as it learns fast, then slowly."""
+    out, decade = set(), 1
+    while decade <= epochs:
+        out.update(m * decade for m in (1, 2, 3, 5) if m * decade <= epochs)
+        decade *= 10
+    return tuple(sorted(out | {epochs}))
 
 
 class RunFolder:
@@ -38,6 +73,7 @@ class RunFolder:
     def name(self) -> str:
         return self.path.name
 
+    settings_file = property(lambda self: self.path / "settings.json")
     checkpoint = property(lambda self: self.path / "checkpoint.pt")
     status_file = property(lambda self: self.path / "status.json")
     history_file = property(lambda self: self.path / "history.csv")
@@ -60,6 +96,32 @@ class RunFolder:
                         f.write(b"\n")
         except FileNotFoundError:
             pass
+
+    # ---- settings -----------------------------------------------------------------
+
+    def write_settings(self, config: GANConfig, recording: Recording) -> None:
+        """The run's recipe and recording, for the trainer to read (and a Continue to keep)."""
+        atomic_write_text(self.settings_file, json.dumps({"config": config.to_dict(), "recording": {
+            "sample_every": recording.sample_every, "snapshot_epochs": list(recording.snapshot_epochs),
+            "snapshot_log": recording.snapshot_log}}))
+
+    def read_settings(self) -> tuple[GANConfig, Recording] | None:
+        """The settings written for this run, validated; None if there are none. Raises ConfigError if unusable."""
+        try:
+            data = json.loads(self.settings_file.read_text())
+        except (FileNotFoundError, NotADirectoryError):   # no settings yet; making the folder will say what is wrong
+            return None
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{self.settings_file}: unreadable ({type(e).__name__})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("recording"), dict):
+            raise ConfigError(f"{self.settings_file}: not a settings file")
+        rec = data["recording"]
+        try:
+            recording = Recording(rec.get("sample_every", 0), tuple(rec.get("snapshot_epochs", ())),
+                                  rec.get("snapshot_log", False) is True)
+        except TypeError:
+            raise ConfigError(f"{self.settings_file}: snapshot_epochs is not a list") from None
+        return GANConfig.from_dict(data.get("config")), recording.validate()
 
     # ---- status -----------------------------------------------------------------
 
@@ -87,7 +149,7 @@ class RunFolder:
             w.writerow([int(v) if k == "epoch" else f"{v:.6g}" for k, v in zip(keys, row)])
         atomic_write_text(self.history_file, buf.getvalue())
 
-    def append_events(self, events: list[dict]) -> None:
+    def append_events(self, events: list[Event]) -> None:
         if events:
             with open(self.events_file, "a", encoding="utf-8") as f:
                 f.write(_event_lines(events))
@@ -95,11 +157,11 @@ class RunFolder:
     def trim_events(self, last_step: int) -> None:
         """Keep only the events up to last_step (a resume redoes the steps after its checkpoint)."""
         events, _ = self.read_events()
-        kept = [e for e in events if isinstance(e.get("s"), int) and e["s"] <= last_step]
+        kept = [e for e in events if e.step <= last_step]
         if len(kept) < len(events):
             atomic_write_text(self.events_file, _event_lines(kept))
 
-    def read_events(self, offset: int = 0) -> tuple[list[dict], int]:
+    def read_events(self, offset: int = 0) -> tuple[list[Event], int]:
         """Events from byte offset on, and the offset to continue from (a partial last line waits)."""
         try:
             with open(self.events_file, "rb") as f:
@@ -111,9 +173,11 @@ class RunFolder:
         out = []
         for line in data[:end].splitlines():
             try:
-                out.append(json.loads(line))
-            except ValueError:
+                ev = event_from_record(json.loads(line))
+            except (ValueError, AttributeError):
                 continue
+            if ev is not None:
+                out.append(ev)
         return out, offset + end
 
     # ---- samples ------------------------------------------------------------------
@@ -152,9 +216,9 @@ class RunFolder:
         return sorted(int(m.group(1)) for m in found if m and m.group(2) == ext)
 
 
-def _event_lines(events: list[dict]) -> str:
+def _event_lines(events: list[Event]) -> str:
     """events.jsonl's format: one compact JSON object a line."""
-    return "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
+    return "".join(json.dumps(event_record(e), separators=(",", ":")) + "\n" for e in events)
 
 
 def list_runs(root: str | os.PathLike) -> list[RunFolder]:

@@ -1,6 +1,6 @@
 """What the Quality page measures, held once per server: the data, the classifier, the real reference, each evaluation.
 
-The numbers are gan_core's (gan_core/metrics.py, the same as `python -m
+The numbers are gan_core's (gan_core/quality.py, the same as `python -m
 gan_core.evaluate --n N --seed S`). Measuring the real data is the slow part
 (about 12 s on two cores) and is the same for every model, so it is kept apart
 and shared; a model then costs only its own samples (about 4 s).
@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 from torch import nn
 
-from gan_core import (to_uint8, CLASS_NAMES, COVERAGE_THRESHOLD, DEFAULT_CLASSIFIER_PATH, DataNotFoundError, Evaluation,
+from gan_core import (to_uint8, DEFAULT_CLASSIFIER_PATH, DataNotFoundError, Evaluation,
                       decode, evaluate_generator, evaluate_real_floor, load_classifier, load_fashion_mnist,
                       real_reference, z_from_seed)
 
@@ -153,22 +152,6 @@ def number_rows(gen: Evaluation, floor: Evaluation) -> list[tuple[str, str, str,
         ("Classifier score", f"{gen.classifier_score:.2f}", f"{floor.classifier_score:.2f}",
          f"The Inception score's recipe, 1 to {C}: high when each sample is clearly one class and all are used."),
     ]
-
-
-def class_figure(gen: Evaluation, floor: Evaluation) -> go.Figure:
-    """Which classes the samples are taken for, beside real images judged the same way and the true label mix."""
-    names = list(CLASS_NAMES[:len(gen.class_fractions)])
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=names, y=gen.class_fractions, name="this model's samples", marker_color="#1f77b4"))
-    fig.add_trace(go.Bar(x=names, y=floor.class_fractions, name="real images, same classifier", marker_color="#bbbbbb"))
-    fig.add_trace(go.Scatter(x=names, y=gen.real_class_mix, name="real mix (true labels)", mode="markers",
-                             marker=dict(symbol="line-ew", size=26, line=dict(width=3, color="#d62728"))))
-    fig.add_hline(y=COVERAGE_THRESHOLD, line=dict(color="grey", dash="dot", width=1),
-                  annotation_text=f"{COVERAGE_THRESHOLD:.0%}", annotation_position="top right")
-    fig.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-                      yaxis=dict(title="fraction of images", tickformat=".0%"))
-    return fig
 
 
 @dataclass(frozen=True)

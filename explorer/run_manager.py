@@ -6,7 +6,9 @@ train at once; later runs wait in a first-in, first-out queue. Each child reads
 pause/resume/step/stop lines on stdin and stops by itself when stdin closes, so
 a child never outlives the server that started it (even one killed with
 SIGKILL: the pipe closes with it). What a run produces lives in its folder
-(see gan_core.runs), so finished runs are listed again after a restart.
+(see gan_core.run_folder), so finished runs are listed again after a restart. A
+run's settings are written into its folder before it starts, and the trainer
+reads them there, so a Continue keeps them.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from gan_core import ACTIVE_STATES, ConfigError, GANConfig, RunFolder, list_runs, note_interaction
+from gan_core import ACTIVE_STATES, ConfigError, GANConfig, Recording, RunFolder, list_runs, note_interaction
 
 from .env import REPO_ROOT
 
@@ -56,10 +58,14 @@ class RunSettings:
 
     def config(self) -> GANConfig:
         """The GANConfig these settings make, validated (raises ConfigError)."""
-        if self.sample_every < 0:
-            raise ConfigError(f"sample every must be 0 or more steps, got {self.sample_every}")
         return GANConfig(epochs=self.epochs, batch_size=self.batch_size, lr_g=self.lr_g,
                          lr_d=self.lr_d, seed=self.seed).validate()
+
+    def recording(self) -> Recording:
+        """Samples as asked; G snapshots at log-spaced epochs, so the Timeline page can show the run."""
+        if self.sample_every < 0:
+            raise ConfigError(f"sample every must be 0 or more steps, got {self.sample_every}")
+        return Recording(self.sample_every, snapshot_log=True).validate()
 
 
 def new_run_id() -> str:
@@ -184,7 +190,7 @@ class RunManager:
 
         Raises ConfigError for unusable settings, QueueFull when too many runs wait.
         """
-        cfg = settings.config()
+        cfg, recording = settings.config(), settings.recording()
         with self._lock:
             if self._closed:
                 raise RuntimeError("the server is shutting down")
@@ -193,11 +199,9 @@ class RunManager:
             run_id = new_run_id()
             run = RunFolder(self.root / run_id)
             run.path.mkdir(parents=True)
+            run.write_settings(cfg, recording)
             run.write_status("queued", message="", epoch=0, epochs=cfg.epochs, step=0, config=cfg.to_dict())
-            self._args[run_id] = [
-                "--out", str(run.path), "--epochs", str(cfg.epochs), "--batch-size", str(cfg.batch_size),
-                "--lr-g", repr(cfg.lr_g), "--lr-d", repr(cfg.lr_d), "--seed", str(cfg.seed),
-                "--sample-every", str(settings.sample_every)]
+            self._args[run_id] = ["--out", str(run.path)]
             self._queue.append(run_id)
             self._fill()
         return run_id
@@ -216,8 +220,7 @@ class RunManager:
                 return False
             run.write_status("queued", message="continuing from the last finished epoch",
                              **{k: v for k, v in status.items() if k not in ("state", "message")})
-            self._args[run_id] = ["--out", str(run.path), "--resume", "--sample-every",
-                                  str(RunSettings.sample_every)]
+            self._args[run_id] = ["--out", str(run.path), "--resume"]   # settings.json keeps the rest
             self._queue.append(run_id)
             self._fill()
         return True

@@ -5,10 +5,10 @@ import argparse
 import sys
 from typing import Callable, NoReturn
 
-from .checkpoints import CheckpointError
-from .config import ConfigError
-from .data import DataNotFoundError
-from .training import TrainingDiverged
+from ..checkpoints import CheckpointError
+from ..config import ConfigError
+from ..data import DataNotFoundError
+from ..trainer import TrainingDiverged
 
 
 class Parser(argparse.ArgumentParser):
@@ -20,7 +20,7 @@ class Parser(argparse.ArgumentParser):
 
 def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> NoReturn:
     """Run a CLI main; known failures become one line on stderr and a non-zero exit, never a traceback."""
-    prog = "gan_core." + sys.argv[0].rsplit("/", 1)[-1].removesuffix(".py")
+    prog = "gan_core." + main.__module__.rsplit(".", 1)[-1]   # gan_core.cli.train -> gan_core.train
     try:
         code = main(argv)
     except KeyboardInterrupt:

@@ -1,7 +1,7 @@
 """How good are a generator's samples? Numbers judged by the Fashion-MNIST classifier, offline.
 
 Without Inception weights (no internet), the project's own classifier
-(gan_core/classifier.py) plays Inception's part, as TF-GAN does for MNIST:
+(gan_core/fashion_classifier.py) plays Inception's part, as TF-GAN does for MNIST:
   * Frechet distance between the classifier's penultimate features of generated
     and of real test images (the FID recipe with other features: not comparable
     with FIDs in papers);
@@ -13,8 +13,8 @@ Without Inception weights (no internet), the project's own classifier
 Every number comes with its real-data floor: a real train subset of the same
 size scored the same way. Everything is seeded and nothing here prints.
 
-    from gan_core.classifier import load_classifier
-    from gan_core.metrics import evaluate_generator
+    from gan_core import load_classifier
+    from gan_core.quality import evaluate_generator
     clf = load_classifier().build()
     result = evaluate_generator(G, clf, train_images, test_images, n=10_000, seed=0)
 """
@@ -27,7 +27,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .classifier import FashionClassifier
+from .fashion_classifier import FashionClassifier
 from .latent import z_from_seed
 
 # progress(fraction done in [0, 1], what is being done)

@@ -1,6 +1,6 @@
 """A run's live numbers, read incrementally from its events.jsonl; never touches Streamlit.
 
-One RunMetrics per run is shared by every page watching it (the app holds them
+One RunCurves per run is shared by every page watching it (the app holds them
 with st.cache_resource), so each new event line is parsed once per server, not
 once per viewer.
 """
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gan_core import RunFolder
+from gan_core import EpochEvent, RunFolder, StepEvent
 
-STEP_KEYS = ("d", "g", "dx", "dgz")                  # d_loss, g_loss, D(x), D(G(z)) of one step
-EPOCH_KEYS = ("md", "mg", "mdx", "mdgz", "ips")      # their means over an epoch, and images/s
+STEP_KEYS = ("d_loss", "g_loss", "d_x", "d_g_z")    # StepEvent's values: the four numbers of one step
+EPOCH_KEYS = ("mean_d_loss", "mean_g_loss", "mean_d_x", "mean_d_g_z", "images_per_sec")  # EpochEvent's means
 RATE_WINDOW_S = 10.0                                 # training speed is measured over this much recent time
 
 
@@ -43,7 +43,7 @@ class _Table:
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Curves:
     """Everything logged so far; columns follow STEP_KEYS / EPOCH_KEYS."""
 
     steps: np.ndarray        # (n,) step number of each step row (1-based, counted over the whole run)
@@ -59,7 +59,7 @@ class Snapshot:
         return self.epoch_values[:, EPOCH_KEYS.index(key)]
 
 
-class RunMetrics:
+class RunCurves:
     """Incremental reader of one run's events; update() is thread-safe."""
 
     def __init__(self, run: RunFolder) -> None:
@@ -74,7 +74,7 @@ class RunMetrics:
         self._epochs = _Table(1 + len(EPOCH_KEYS))
         self._seen: deque[tuple[float, int]] = deque()  # (time, last step) when new steps arrived
 
-    def update(self) -> Snapshot:
+    def update(self) -> Curves:
         """Read what was appended since the last call and return all values so far."""
         with self._lock:
             try:
@@ -86,8 +86,8 @@ class RunMetrics:
                 self._ino = ino
                 self._reset()
             events, self._offset = self.run.read_events(self._offset)
-            steps = [[e["s"], *(e[k] for k in STEP_KEYS)] for e in events if e.get("t") == "step"]
-            epochs = [[e["s"], *(e.get(k, np.nan) for k in EPOCH_KEYS)] for e in events if e.get("t") == "epoch"]
+            steps = [[e.step, *(getattr(e, k) for k in STEP_KEYS)] for e in events if isinstance(e, StepEvent)]
+            epochs = [[e.step, *(getattr(e, k) for k in EPOCH_KEYS)] for e in events if isinstance(e, EpochEvent)]
             now = time.monotonic()
             if steps:
                 self._steps.extend(steps)
@@ -97,7 +97,7 @@ class RunMetrics:
             while len(self._seen) > 2 and now - self._seen[0][0] > RATE_WINDOW_S:
                 self._seen.popleft()
             s, e = self._steps.view(), self._epochs.view()
-            return Snapshot(s[:, 0], s[:, 1:], e[:, 0], e[:, 1:], self._rate(now))
+            return Curves(s[:, 0], s[:, 1:], e[:, 0], e[:, 1:], self._rate(now))
 
     def _rate(self, now: float) -> float | None:
         if len(self._seen) < 2:

@@ -1,6 +1,7 @@
-"""Helpers to drive the real app: a Streamlit server on a free loopback port, headless Chromium.
+"""What the tests (and the benches) share: one untrained model, one wait, the app in-process
+(AppTest) and for real (a Streamlit server on a free loopback port, headless Chromium).
 
-Used by tests/test_browser.py and bench/slider_latency.py (design notes, section 6).
+Used by the app and browser tests and by bench/slider_latency.py.
 """
 from __future__ import annotations
 
@@ -15,19 +16,34 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("GAN_EXPLORER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 CONNECTED = "[data-testid=stApp][data-test-connection-state=CONNECTED]"
+APP = ROOT / "explorer" / "app.py"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))   # `explorer` is no installed package: the app puts the root on sys.path itself
+
+
+def wait_until(done: Callable[[], object], what: str, timeout: float = 90.0, every: float = 0.05,
+               explain: Callable[[], str] | None = None):
+    """done()'s first truthy value, polled every `every` s; fails naming `what` (and explain()) after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = done()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}"
+                                 + (f"; {explain()}" if explain else ""))
+        time.sleep(every)
 
 
 def untrained_checkpoint(folder: Path) -> Path:
-    """folder/untrained.pt: an untrained model, for tests and benches whose outcome does not depend on G."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
+    """folder/untrained.pt: the book's model, untrained (noise, but differing with z), with full training state."""
     import torch
     from gan_core import GANConfig, Trainer, save_checkpoint
 
@@ -90,9 +106,7 @@ def launch_chromium(playwright, others: bool = False):
     standing for other people's machines (students' laptops in a classroom), whose drawing would not
     take this machine's CPU in a real deployment. Their requests still reach the server as they would.
     """
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from explorer.runner import low_priority_prefix
+    from explorer.run_manager import low_priority_prefix
 
     executable = CHROMIUM
     prefix = low_priority_prefix() if others else []
@@ -205,3 +219,75 @@ def slider_latencies(page, changes: int, warmup: int = 2, pause_s: float = 0.15)
 def percentile(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
+
+
+# ---- the app in-process (AppTest) -----------------------------------------------------------
+
+def app(page: str | None = None, timeout: float = 60, **state):
+    """The app's first page run; then, if asked, switched to `page` with session state set before it runs."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=timeout).run()
+    assert not at.exception, at.exception
+    for k, v in state.items():
+        at.session_state[k] = v
+    if page:
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def rerun_until(at, done: Callable, what: str, timeout: float = 90.0, explain: Callable[[], str] | None = None):
+    """Rerun the page (AppTest never fires run_every) until done(at) holds just after a rerun."""
+    def rerun_and_check():
+        at.run()
+        assert not at.exception, at.exception
+        return done(at)
+    if not done(at):
+        wait_until(rerun_and_check, what, timeout, every=0.5, explain=explain)
+
+
+def array(v):
+    """A Plotly JSON array: a plain list, or a typed array {"dtype", "bdata"}."""
+    import base64
+
+    import numpy as np
+    if isinstance(v, dict):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+    return np.asarray(v, dtype=float)
+
+
+def chart(at, key: str) -> dict[str, dict]:
+    """The traces of the Plotly chart with this key, by name."""
+    import json
+    spec = json.loads(at.get_by_key(key).proto.spec)
+    return {t.get("name", f"unnamed {i}"): t for i, t in enumerate(spec["data"])}
+
+
+def images(at) -> dict[str, str]:
+    """caption -> url of every image on the page."""
+    return {img.caption: img.url for el in at.get("image") for img in el.proto.imgs}
+
+
+def image_urls(at) -> list[str]:
+    return [img.url for el in at.get("image") for img in el.proto.imgs]
+
+
+def image_captions(at) -> list[str]:
+    return [img.caption for el in at.get("image") for img in el.proto.imgs]
+
+
+def texts(at, kind: str) -> str:
+    """Every element of one kind (markdown, caption, error, ...) as one string."""
+    return " ".join(str(e.value) for e in at.get(kind))
+
+
+def cli(main: Callable, argv: list, capsys) -> tuple[int, str, str]:
+    """Run a CLI's main in this process as `python -m` would: (exit code, stdout, stderr)."""
+    from gan_core.cli.common import run_main
+    try:
+        run_main(main, [str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err

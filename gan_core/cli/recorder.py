@@ -1,0 +1,106 @@
+"""What a training run leaves on disk and on screen, fed one event at a time.
+
+The train CLI loops over `Trainer.run()` and hands every event to one Recorder:
+it moves the progress bar, prints the book's line, appends the step log, and
+writes the status, samples, checkpoints, history and snapshots of the run folder.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import torch
+from tqdm import tqdm
+
+from ..checkpoints import save_checkpoint
+from ..courtesy import Courtesy
+from ..latent import d_scores, decode, z_from_seed
+from ..run_folder import Recording, RunFolder
+from ..trainer import EpochEvent, StepEvent, TrainControl, Trainer
+
+SAMPLE_COUNT = 16        # images in the fixed-z progress grid
+FLUSH_EVERY_S = 0.25     # how often the step log reaches the disk while training
+
+
+class Recorder:
+    """Records one run: call `event(ev)` for each event, then `finish(outcome)` or `fail(state, message)`."""
+
+    def __init__(self, run: RunFolder, trainer: Trainer, control: TrainControl, recording: Recording, *,
+                 log_events: bool, quiet: bool, yield_to: str | None) -> None:
+        self.run, self.trainer, self.control, self.recording = run, trainer, control, recording
+        self.log_events = log_events
+        cfg = trainer.cfg
+        self.fixed_z = z_from_seed(cfg.seed + 2, SAMPLE_COUNT, cfg.latent_dim)  # one z batch, to watch G learn
+        self.meta = {"device": trainer.device.type, "torch": str(torch.__version__)}
+        self.bar = tqdm(total=cfg.epochs * trainer.steps_per_epoch, initial=trainer.step, unit="step",
+                        disable=quiet, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
+        self.courtesy = Courtesy(yield_to)
+        self.pending: list[StepEvent | EpochEvent] = []
+        self.last_flush = time.monotonic()
+        self.train_seconds, self.images_seen = 0.0, 0   # in this process, for the summary's images/s
+        self._status_lock = threading.Lock()            # the stdin listener writes the status too
+
+    @property
+    def images_per_sec(self) -> float:
+        return self.images_seen / self.train_seconds if self.train_seconds > 0 else 0.0
+
+    def status(self, state: str, message: str = "") -> None:
+        """Write status.json; 'running' becomes 'paused' when a pause is in force."""
+        t = self.trainer
+        with self._status_lock:
+            if state in ("running", "paused"):   # re-read under the lock: a pause may just have arrived
+                state = "paused" if self.control.paused else "running"
+            self.run.write_status(state, message=message, epoch=t.epoch, epochs=t.cfg.epochs, step=t.step,
+                                  steps_per_epoch=t.steps_per_epoch, images_per_sec=self.images_per_sec,
+                                  config=t.cfg.to_dict())
+
+    def samples(self, epoch: int | None) -> None:
+        """The fixed-z grid as G draws it now, with D's verdict on each image."""
+        G, D = self.trainer.G.eval(), self.trainer.D.eval()
+        imgs = decode(G, self.fixed_z, self.trainer.cfg.image_size)
+        self.run.write_samples(imgs, d_scores(D, imgs), epoch, self.trainer.step)
+        G.train(), D.train()
+
+    def event(self, ev: StepEvent | EpochEvent) -> None:
+        if isinstance(ev, StepEvent):
+            self._step(ev)
+        else:
+            self._epoch(ev)
+        if self.log_events:
+            self.pending.append(ev)
+        now = time.monotonic()
+        if self.pending and (now - self.last_flush > FLUSH_EVERY_S or isinstance(ev, EpochEvent)
+                             or self.control.paused):
+            self.flush()
+            self.last_flush = now
+            self.status("running")
+
+    def _step(self, ev: StepEvent) -> None:
+        self.bar.update(1)
+        if self.control.paused:   # a single step while paused: publish its samples and progress at once
+            self.samples(None)
+            self.status("paused")
+        elif self.recording.sample_every and ev.step % self.recording.sample_every == 0:
+            self.samples(None)
+        self.courtesy.pause_if_busy()
+
+    def _epoch(self, ev: EpochEvent) -> None:
+        t = self.trainer
+        self.train_seconds += ev.seconds
+        self.images_seen += len(t.x)
+        self.bar.write(ev.book_line())
+        save_checkpoint(self.run.checkpoint, t.state_dict(), meta=self.meta)
+        if self.recording.snapshot_after(ev.epoch + 1, ev.epochs):
+            save_checkpoint(self.run.snapshot_path(ev.epoch + 1), t.state_dict(), half=True,
+                            generator_only=True, meta=self.meta)
+        self.run.write_history(t.history)
+        self.samples(ev.epoch)
+        self.status("running")
+
+    def flush(self) -> None:
+        self.run.append_events(self.pending)
+        self.pending.clear()
+
+    def close(self) -> None:
+        self.bar.close()
