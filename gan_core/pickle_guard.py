@@ -1,24 +1,27 @@
 """Check a torch checkpoint's pickles before torch.load reads them, by walking opcodes (issue 10).
 
-torch.load(weights_only=True) runs no code, but it still builds whatever the pickle
-describes, and a 1 KB file can describe ruin:
-  * a tuple nested a million levels deep: hashing it as a dict key recurses in C
-    (tuplehash has no depth check) until the stack overflows and the process dies
-    by SIGSEGV; at ten thousand levels comparing or printing it raises RecursionError;
-  * a pair of pairs of pairs... of one memoised object, each level referring twice to
-    the level below (BINPUT/BINGET): 30 levels are 2^30 nodes to hash or print;
-  * many dict keys whose hashes an attacker can make collide (ints, floats, tuples:
-    only str and bytes hashes are randomised): inserting k of them costs k^2 compares;
-  * builtins.bytearray(3_000_000_000), which torch allows: 3 GB of zeros from 40 bytes;
-  * a data.pkl that inflates to 190 MB, all of it read and parsed.
-This module walks the opcodes once, without building anything, keeps for every stack
-item and memo entry the little torch's unpickler would need to know about it (how many
-nodes it stands for with shared references expanded, how deep it nests, whether it has
-been placed in another object, whether its hash is predictable), and refuses past the
-limits below. The walk is linear in the pickle's length and stops after MAX_OPCODES.
-
-Only the opcodes torch's weights-only unpickler reads are accepted (anything else it
-refuses too), so the walk models exactly what it would do with each.
+torch.load(weights_only=True) runs no code, but it builds whatever the pickle describes,
+and a small file can describe ruin:
+  * a tuple nested a million levels deep, as a dict key: torch's unpickler builds it in a
+    loop, then the dict hashes it, and tuplehash recurses in C with no depth check until the
+    stack overflows: the process dies by SIGSEGV. At ten thousand levels the hash survives,
+    and comparing it with an equal key, or printing it, raises RecursionError;
+  * a pair of pairs of pairs... of one memoised object (BINPUT/BINGET), each level the one
+    below twice: 30 levels in 200 bytes are 2^30 nodes to hash, compare or print;
+  * many dict keys whose hashes collide (only str and bytes hashes are randomised; ints,
+    floats and tuples can be chosen to collide): inserting k of them costs k^2 compares;
+  * builtins.bytearray(3_000_000_000), a call torch allows: 3 GB of zeros from 80 bytes;
+  * a GLOBAL name a megabyte long: torch's error message is searched with a regex that is
+    quadratic in it (30 KB: 8 s);
+  * a data.pkl that inflates to 190 MB, read and parsed whole; 15 million opcodes; a
+    million objects in the memo.
+This module walks the opcodes once without building anything. For every stack item and
+memo entry it keeps what torch's unpickler would do with the object: how many nodes it
+stands for with shared references expanded, how deep it nests, whether it has been placed
+in another object, whether its hash is predictable. It refuses past the limits below.
+Only the opcodes torch's weights-only unpickler reads are accepted (it refuses others too),
+so each is modelled as that unpickler runs it. The walk is linear in the pickle's length,
+and stops after MAX_STEPS opcodes, runs of numbers aside, which it counts at C speed.
 """
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ MAX_OPCODES = 2_000_000         # torch's unpickler makes an object for each, at
 MAX_STEPS = 200_000             # opcodes besides runs of numbers, which this walk takes at C speed: ~1 us each
 MAX_DEPTH = 100                 # objects nested, and MARKs open: hashing, comparing, printing recurse this deep
 MAX_MEMO = 100_000              # objects in the memo
-MAX_EXPANDED = 10_000_000       # nodes one object stands for, its shared references expanded
+MAX_EXPANDED = 4_000_000        # nodes one object stands for, shared references expanded: one print of it
 MAX_WALKED = 1_000_000          # nodes the unpickler walks: keys hashed, arguments of calls, states set, storage ids
 MAX_PREDICTABLE = 5_000         # hashed values with predictable hashes: at most 12.5 M colliding compares (~0.3 s)
 MAX_NAME = 256                  # bytes in a GLOBAL's module or name line (torch's error message quotes them)
@@ -138,9 +141,9 @@ def _short(text: str, n: int = 60) -> str:
 
 def _walk(data: bytes, pos: int, stats: dict[str, int]) -> int:
     """Walk one pickle from pos to its STOP, as torch's weights-only Unpickler reads it; return the position after."""
-    stack: list[list] = []
-    metastack: list[list] = []
-    memo: dict[int, list] = {}
+    stack: list[dict] = []
+    metastack: list[list[dict]] = []
+    memo: dict[int, dict] = {}
     num, text = _NUM, _TEXT
     steps, walked, predictable, marks = stats["steps"], stats["walked"], stats["predictable"], stats["marks"]
     extra = stats["opcodes"] - steps   # opcodes = steps + what runs of numbers held beyond their first
@@ -320,12 +323,8 @@ def _new(items) -> list:
     return rec
 
 
-def _put_into(target: list, items) -> None:
+def _put_into(target: dict, items) -> None:
     """Account for items placed into target (append, setitem, build); refuse changing a placed object."""
-    if target[2]:
-        # Pickles write each object whole before placing it: changing one already placed makes a cycle,
-        # or would leave the sizes counted for the objects holding it too small.
-        raise PickleRefused("its pickle changes an object after placing it in another (a cycle, or not a container)")
     if items.count(_NUM) == len(items):   # a batch of numbers, as a history list is written: at C speed
         target[0] += len(items)
         depth = 1
@@ -334,11 +333,15 @@ def _put_into(target: list, items) -> None:
             r[2] = 1
         target[0] += sum(map(_SIZE, items))
         depth = 1 + max(map(_DEPTH, items))
+    if target[2]:   # checked after marking the items: a list appended to itself is caught too
+        # Pickles write each object whole before placing it: changing one already placed makes a cycle,
+        # or would leave the sizes counted for the objects holding it too small.
+        raise PickleRefused("its pickle changes an object after placing it in another (a cycle, or not a container)")
     target[1] = max(target[1], depth)
     _check(target)
 
 
-def _check(rec: list) -> None:
+def _check(rec: dict) -> None:
     if rec[1] > MAX_DEPTH:
         raise PickleRefused(f"its objects nest more than {MAX_DEPTH} levels deep")
     if rec[0] > MAX_EXPANDED:
