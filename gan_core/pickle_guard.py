@@ -45,12 +45,15 @@ from typing import BinaryIO
 MAX_PICKLE_BYTES = 16 * 2**20   # bytes of pickle: checked in the zip's directory before inflating
 MAX_OPCODES = 2_000_000         # torch's unpickler makes an object for each, at about a microsecond each
 MAX_STEPS = 200_000             # opcodes besides runs of numbers, which this walk takes at C speed: ~1 us each
-MAX_DEPTH = 100                 # objects nested, and MARKs open: hashing, comparing, printing recurse this deep
+# torch's unpickler itself never recurses (its MARK stack is a list); what recurses is hashing a key
+# (tuplehash, in C, unchecked), comparing and printing: as deep as the object nests, shared references
+# counting at the depth of what they refer to. Bounded far below the 1,000 frames Python allows.
+MAX_DEPTH = 100                 # levels an object nests; also MARKs open at once (a list each in torch)
 MAX_MEMO = 100_000              # objects in the memo
 MAX_EXPANDED = 4_000_000        # nodes one object stands for, shared references expanded: one print of it
 MAX_WALKED = 1_000_000          # nodes the unpickler walks: keys hashed, arguments of calls, states set, storage ids
-MAX_PREDICTABLE = 5_000         # hashed values with predictable hashes: at most 12.5 M colliding compares (~0.3 s)
-MAX_NAME = 256                  # bytes in a GLOBAL's module or name line (torch's error message quotes them)
+MAX_PREDICTABLE = 2_000         # hashed values with predictable hashes: k colliding cost k^2/2 compares (2,000: 0.06 s)
+MAX_NAME = 256                  # bytes in a GLOBAL line: torch quotes it, and its regex is quadratic in it
 
 _LEGACY_PICKLES = 5   # torch's legacy format: magic number, protocol, sys info, the object, storage keys
 _ZIP_MAGIC = b"PK\x03\x04"   # what torch.serialization._is_zipfile checks, and only that
@@ -316,7 +319,7 @@ def _check_costs(walked: int, predictable: int) -> None:
                             "are predictable (numbers, tuples): open to hash collisions")
 
 
-def _new(items) -> list:
+def _new(items) -> dict:
     """The record of a new object made from items (a tuple; a call's result from its arguments)."""
     rec = {0: 1, 1: 0, 2: 0, 3: _OBJ}
     _put_into(rec, items)
