@@ -22,6 +22,7 @@ import torch  # noqa: E402
 
 from explorer import charts, resources  # noqa: E402,F401  (charts: plotly imported before the freeze below)
 from explorer.env import EnvError  # noqa: E402
+from explorer.plain import plain  # noqa: E402
 
 # The server decodes one z (or a few dozen) at a time: a second intra-op thread only adds
 # hand-offs, which on two busy cores made a slider's picture several times slower.
@@ -39,7 +40,7 @@ st.html("<style>[data-testid=stImage] img {image-rendering: pixelated;}</style>"
 try:
     resources.manager()  # reads the GAN_EXPLORER_* settings: a bad one stops here, said in one line
 except EnvError as e:
-    st.error(f"GAN Explorer cannot start: {e}")
+    st.error(f"GAN Explorer cannot start: {plain(e)}")
     st.stop()
 
 page = st.navigation([

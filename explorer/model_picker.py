@@ -12,6 +12,7 @@ from torch import nn
 from gan_core import Checkpoint, CheckpointError, GANConfig, RunFolder, load_checkpoint
 
 from . import env, resources
+from .plain import plain
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def _on_upload() -> None:
     try:
         model_from_upload(digest, data, f"upload {f.name}")
     except CheckpointError as e:
-        st.session_state["model.upload_error"] = f"{f.name}: {e}"
+        st.session_state["model.upload_error"] = plain(f"{f.name}: {e}")
         return
     st.session_state["model.upload"] = (f.name, digest, data)
     st.session_state["model.source"] = f"upload:{digest}"
@@ -124,7 +125,7 @@ def pick_model() -> Model | None:
             key = st.selectbox("Generator to explore", list(by_key), format_func=lambda k: by_key[k].label,
                                key="model.source", persist_state="session")
         if skipped:
-            st.caption(f"Not generators, so not offered: {', '.join(skipped)}.")
+            st.caption(f"Not generators, so not offered: {plain(', '.join(skipped))}.")
         with st.expander("Upload a checkpoint", expanded=not by_key):
             st.file_uploader("A GAN Explorer checkpoint or a book-style `G.state_dict()` (.pt)", type=["pt", "pth"],
                              key="model.file", on_change=_on_upload)
@@ -139,7 +140,7 @@ def pick_model() -> Model | None:
             return model_from_upload(digest, data, f"upload {name}")
         return model_from_file(str(src.path), src.path.stat().st_mtime_ns, src.label)
     except (CheckpointError, OSError) as e:
-        st.error(f"{src.label}: {e}")
+        st.error(plain(f"{src.label}: {e}"))
         return None
 
 

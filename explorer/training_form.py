@@ -1,8 +1,11 @@
 """The Train page's form for a new run: presets and settings, drawn in the sidebar, returned as plain values."""
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
+from .plain import plain
 from .run_manager import RunSettings
 
 # Known-good starting points (what users of GAN teaching tools ask for first), and two that show how a GAN fails.
@@ -16,8 +19,29 @@ PRESETS: dict[str, tuple[RunSettings, str]] = {
                                "25x the book's rate for both: the losses swing and samples collapse."),
 }
 # Settings widgets are bound to the URL, so their keys are the query parameter names a teacher can hand out.
-SETTING_KEYS = {"epochs": "epochs", "batch_size": "batch", "lr_g": "lr_g", "lr_d": "lr_d",
-                "seed": "seed", "sample_every": "sample_every"}
+# Each: RunSettings field -> (URL key, lowest, highest, type), the widget's bounds and a link's.
+BOUNDS = {"epochs": ("epochs", 1, 100_000, int), "batch_size": ("batch", 1, 60_000, int),
+          "lr_g": ("lr_g", 1e-6, 1.0, float), "lr_d": ("lr_d", 1e-6, 1.0, float),
+          "seed": ("seed", 0, 2**31 - 1, int), "sample_every": ("sample_every", 0, 100_000, int)}
+SETTING_KEYS = {field: key for field, (key, *_) in BOUNDS.items()}
+
+
+def link_problems() -> list[str]:
+    """The link's settings the form cannot take: Streamlit would put the default in their place without a word."""
+    out = []
+    for key, lo, hi, kind in BOUNDS.values():
+        raw = st.query_params.get(key)
+        if raw is None:
+            continue
+        try:
+            v = float(raw) if kind is float else int(raw)
+            usable = math.isfinite(v) and lo <= v <= hi
+        except (ValueError, OverflowError):
+            usable = False
+        if not usable:
+            out.append(f"{key}={plain(raw, 24)} (it must be {'a number' if kind is float else 'a whole number'} "
+                       f"from {lo:,g} to {hi:,g})")
+    return out
 
 
 def _apply_preset() -> None:
@@ -29,22 +53,28 @@ def _apply_preset() -> None:
 def training_settings() -> RunSettings:
     """Sidebar: the run's settings (also read from and written to the URL)."""
     d = RunSettings()
+    # Checked once, when the session opens the link: from then on the form and the URL agree.
+    problems = st.session_state.setdefault("train.link_problems", link_problems())
     with st.sidebar:
         st.header("New run")
+        if problems:
+            st.warning("This link's settings could not be used, so the defaults stand in for them: "
+                       + "; ".join(problems) + ".", icon=":material/link_off:")
         st.selectbox("Preset", list(PRESETS), key="train.preset", on_change=_apply_preset,
                      help="Fills in the settings below; you can still change them.")
         st.caption(PRESETS[st.session_state["train.preset"]][1])
-        epochs = st.number_input("Epochs", 1, 100_000, d.epochs, key="epochs", bind="query-params",
+        epochs = st.number_input("Epochs", *BOUNDS["epochs"][1:3], d.epochs, key="epochs", bind="query-params",
                                  help="Passes over the 60,000 training images. The book trains 500.")
-        batch = st.number_input("Batch size", 1, 60_000, d.batch_size, key="batch", bind="query-params",
+        batch = st.number_input("Batch size", *BOUNDS["batch_size"][1:3], d.batch_size, key="batch", bind="query-params",
                                 help="Images per step. The book uses 100 (600 steps an epoch).")
         c1, c2 = st.columns(2)
-        lr_g = c1.number_input("G's learning rate", 1e-6, 1.0, d.lr_g, step=1e-4, format="%.4g", key="lr_g",
+        lr_g = c1.number_input("G's learning rate", *BOUNDS["lr_g"][1:3], d.lr_g, step=1e-4, format="%.4g", key="lr_g",
                                bind="query-params")
-        lr_d = c2.number_input("D's learning rate", 1e-6, 1.0, d.lr_d, step=1e-4, format="%.4g", key="lr_d",
+        lr_d = c2.number_input("D's learning rate", *BOUNDS["lr_d"][1:3], d.lr_d, step=1e-4, format="%.4g", key="lr_d",
                                bind="query-params")
-        seed = st.number_input("Seed", 0, 2**31 - 1, d.seed, key="seed", bind="query-params",
+        seed = st.number_input("Seed", *BOUNDS["seed"][1:3], d.seed, key="seed", bind="query-params",
                                help="Same seed, same settings: the same run, step for step.")
-        every = st.number_input("Refresh samples every N steps", 0, 100_000, d.sample_every, key="sample_every",
+        every = st.number_input("Refresh samples every N steps", *BOUNDS["sample_every"][1:3], d.sample_every,
+                                key="sample_every",
                                 bind="query-params", help="0: once an epoch. The grid is also kept at every epoch.")
     return RunSettings(int(epochs), int(batch), float(lr_g), float(lr_d), int(seed), int(every))

@@ -26,8 +26,9 @@ from typing import BinaryIO
 import torch
 from torch import nn
 
-from .config import ConfigError, GANConfig
+from .config import ConfigError, GANConfig, quoted
 from .files import atomic_write
+from .pickle_guard import PickleRefused, check_torch_file
 from .model import build_discriminator, build_generator, discriminator_shapes, generator_shapes
 
 FORMAT = "gan-explorer-checkpoint"
@@ -118,13 +119,31 @@ def read_weights_file(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int)
     unpacked = _unpacked_size(fobj)
     if unpacked is not None and unpacked > max_bytes:
         raise CheckpointError(f"{name}: unpacks to {unpacked / 2**20:.0f} MB, over {limit}")
+    opened = open(fobj, "rb") if isinstance(fobj, Path) else None
+    try:
+        return _guarded_load(opened or fobj, name)
+    finally:
+        if opened:
+            opened.close()
+
+
+def _guarded_load(fobj: BinaryIO, name: str) -> object:
+    """torch.load(weights_only=True) of a file whose pickle passed pickle_guard first."""
+    try:
+        # weights_only runs no code, yet a crafted pickle can still crash or stall the process that
+        # builds it (a million-deep nesting, a hash bomb): its opcodes are walked first.
+        check_torch_file(fobj)
+    except PickleRefused as e:
+        raise CheckpointError(f"{name}: refused, {e}; nothing in it was loaded") from None
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        raise CheckpointError(f"{name}: not a readable PyTorch checkpoint (truncated or not a checkpoint file)") from None
     try:
         with warnings.catch_warnings():  # torch warns about odd pickles on stderr; the error below says it in one line
             warnings.simplefilter("ignore")
             return torch.load(fobj, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # weights_only refuses any global it does not know: a pickled class, a function, a code hook.
-        m = re.search(r"GLOBAL ([\w.]+)", str(e))
+        m = re.search(r"GLOBAL ([\w.]{1,100})", str(e))
         if not m:  # not a refused global: the bytes are simply not a pickle
             raise CheckpointError(f"{name}: not a readable PyTorch checkpoint (truncated or not a checkpoint file)") from None
         raise CheckpointError(f"{name}: refused, it holds Python objects ({m.group(1)}) rather than plain tensors and numbers; "
@@ -154,7 +173,8 @@ def _check_weights(what: str, sd: object, expected: dict[str, tuple[int, ...]]) 
     missing = [k for k in expected if k not in sd]
     extra = [k for k in sd if k not in expected]
     if missing or extra:
-        raise CheckpointError(f"{what}: keys do not match the model (missing {missing or 'none'}, unexpected {extra[:6] or 'none'})")
+        unexpected = ", ".join(map(quoted, extra[:6])) if extra else "none"
+        raise CheckpointError(f"{what}: keys do not match the model (missing {missing or 'none'}, unexpected [{unexpected}])")
     return {k: check_tensor(f"{what}: {k}", sd[k], shape) for k, shape in expected.items()}
 
 
@@ -165,7 +185,7 @@ def _check_adam(what: str, opt: object, expected: dict[str, tuple[int, ...]]) ->
     shapes = list(expected.values())
     for i, st in opt["state"].items():
         if not isinstance(i, int) or not 0 <= i < len(shapes) or not isinstance(st, dict):
-            raise CheckpointError(f"{what}: state of parameter {i!r} does not fit the model")
+            raise CheckpointError(f"{what}: state of parameter {quoted(i)} does not fit the model")
         for name in ("exp_avg", "exp_avg_sq"):
             check_tensor(f"{what}: {name} of parameter {i}", st.get(name), shapes[i])
 
@@ -202,9 +222,9 @@ def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = 
             cfg = _book_config(obj)
             return Checkpoint(cfg, _check_weights("generator", obj, _shapes(generator_shapes, cfg)), source="book state_dict")
         raise CheckpointError("not a GAN Explorer checkpoint nor a generator state_dict "
-                              f"(keys: {', '.join(map(str, list(obj)[:6]))})")
+                              f"(keys: {', '.join(map(quoted, list(obj)[:6]))})")
     if not isinstance(obj.get("version"), int) or obj["version"] > VERSION:
-        raise CheckpointError(f"checkpoint format version {obj.get('version')!r} is newer than this program reads ({VERSION})")
+        raise CheckpointError(f"checkpoint format version {quoted(obj.get('version'))} is newer than this program reads ({VERSION})")
     try:
         cfg = GANConfig.from_dict(obj.get("config"))
     except (ConfigError, TypeError) as e:

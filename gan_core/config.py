@@ -12,6 +12,24 @@ class ConfigError(ValueError):
     """A hyperparameter is out of range or of the wrong type."""
 
 
+def quoted(v: object, limit: int = 40) -> str:
+    """A value taken from a file or a user, as a short piece of a one-line message.
+
+    Only strings, bytes and numbers are shown, cut to `limit` characters; anything else is
+    named by its type, since printing a crafted container can take minutes and megabytes.
+    """
+    if isinstance(v, (str, bytes)):
+        r = repr(v[:limit + 1])
+    elif v is None or isinstance(v, (bool, int, float)):
+        try:
+            r = repr(v)
+        except ValueError:   # an int past Python's digit limit for str()
+            return "a very large integer"
+    else:
+        return f"a {type(v).__name__}"
+    return r if len(r) <= limit else r[:limit] + "..."
+
+
 @dataclass(frozen=True)
 class GANConfig:
     """Model shape and training recipe (chapter 14's values by default)."""
@@ -39,21 +57,21 @@ class GANConfig:
                              ("batch_size", 1, train_size)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
-                raise ConfigError(f"{name} must be an integer, got {v!r}")
+                raise ConfigError(f"{name} must be an integer, got {quoted(v)}")
             if not lo <= v <= hi:
                 # A batch cannot hold more images than the data set: say so, the limit is not arbitrary.
                 why = " (the number of training images)" if name == "batch_size" else ""
-                raise ConfigError(f"{name} must be between {lo} and {hi}{why}, got {v}")
+                raise ConfigError(f"{name} must be between {lo} and {hi}{why}, got {quoted(v)}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+            raise ConfigError(f"seed must be an integer, got {quoted(self.seed)}")
         if not 0 <= self.seed < 2**63:
-            raise ConfigError(f"seed must be between 0 and 2**63-1, got {self.seed}")
+            raise ConfigError(f"seed must be between 0 and 2**63-1, got {quoted(self.seed)}")
         for name, lo, hi in (("lr_g", 0.0, 1.0), ("lr_d", 0.0, 1.0),
                              ("beta1", 0.0, 1.0), ("beta2", 0.0, 1.0),
                              ("leaky_slope", 0.0, 1.0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ConfigError(f"{name} must be a finite number, got {v!r}")
+                raise ConfigError(f"{name} must be a finite number, got {quoted(v)}")
             # Learning rates above 1 make Adam jump by whole units of weight: never useful here.
             if name.startswith("lr") and not lo < v <= hi:
                 raise ConfigError(f"{name} must be in (0, 1], got {v}")
@@ -70,9 +88,10 @@ class GANConfig:
         if not isinstance(d, dict):
             raise ConfigError("config must be a mapping")
         known = {f.name for f in fields(cls)}
-        extra = sorted(set(d) - known)
+        extra = [k for k in d if k not in known]   # not sorted: keys of mixed types do not compare
         if extra:
-            raise ConfigError(f"unknown config keys: {', '.join(map(str, extra))}")
+            raise ConfigError(f"unknown config keys: {', '.join(map(quoted, extra[:5]))}"
+                              + (f" and {len(extra) - 5} more" if len(extra) > 5 else ""))
         return cls(**d).validate()
 
     def replace(self, **changes) -> "GANConfig":

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoints import CheckpointError, check_tensor, read_weights_file
+from .config import quoted
 from .files import atomic_write
 
 FORMAT = "gan-explorer-classifier"
@@ -58,17 +59,17 @@ class ClassifierConfig:
                              ("num_classes", 2, 1000), ("epochs", 1, 1000), ("batch_size", 1, 60_000)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise ValueError(f"{name} must be an integer between {lo} and {hi}, got {v!r}")
+                raise ValueError(f"{name} must be an integer between {lo} and {hi}, got {quoted(v)}")
         # Two 2x2 poolings need a side divisible by 4.
         if isinstance(self.image_size, bool) or not isinstance(self.image_size, int) \
                 or not 4 <= self.image_size <= 256 or self.image_size % 4:
-            raise ValueError(f"image_size must be a multiple of 4 between 4 and 256, got {self.image_size!r}")
+            raise ValueError(f"image_size must be a multiple of 4 between 4 and 256, got {quoted(self.image_size)}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
-            raise ValueError(f"seed must be an integer between 0 and 2**63-1, got {self.seed!r}")
+            raise ValueError(f"seed must be an integer between 0 and 2**63-1, got {quoted(self.seed)}")
         if not isinstance(self.lr, (int, float)) or not 0 < self.lr <= 1:
-            raise ValueError(f"lr must be in (0, 1], got {self.lr!r}")
+            raise ValueError(f"lr must be in (0, 1], got {quoted(self.lr)}")
         if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+            raise ValueError(f"dropout must be in [0, 1), got {quoted(self.dropout)}")
         return self
 
     def to_dict(self) -> dict:
@@ -223,7 +224,7 @@ def load_classifier(path: str | os.PathLike = DEFAULT_CLASSIFIER_PATH) -> Classi
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise ClassifierError(f"{p}: not a GAN Explorer classifier checkpoint")
     if not isinstance(obj.get("version"), int) or obj["version"] > VERSION:
-        raise ClassifierError(f"{p}: classifier format version {obj.get('version')!r} is newer than this program reads ({VERSION})")
+        raise ClassifierError(f"{p}: classifier format version {quoted(obj.get('version'))} is newer than this program reads ({VERSION})")
     try:
         cfg = ClassifierConfig.from_dict(obj.get("config"))
     except (ValueError, TypeError) as e:
@@ -237,6 +238,6 @@ def load_classifier(path: str | os.PathLike = DEFAULT_CLASSIFIER_PATH) -> Classi
         raise ClassifierError(str(e)) from None
     acc = obj.get("test_accuracy")
     if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not 0 <= acc <= 1:
-        raise ClassifierError(f"{p}: test_accuracy {acc!r} is not a fraction")
+        raise ClassifierError(f"{p}: test_accuracy {quoted(acc)} is not a fraction")
     meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
     return ClassifierCheckpoint(cfg, weights, float(acc), meta)

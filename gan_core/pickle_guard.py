@@ -1,4 +1,4 @@
-"""Check a torch checkpoint's pickles before torch.load reads them, by walking opcodes (issue 10).
+"""Check a torch checkpoint's pickles before torch.load reads them, by walking opcodes.
 
 torch.load(weights_only=True) runs no code, but it builds whatever the pickle describes,
 and a small file can describe ruin:

@@ -404,3 +404,38 @@ def test_interpolate_shows_both_walks_with_shared_endpoints(with_model):
     start = scrubbed()[1]
     at.radio(key="interp.A.src").set_value("Latent page").run()
     assert scrubbed()[1] != start
+
+
+def test_plain_keeps_markdown_from_doing_anything():
+    from explorer.plain import plain
+    evil = "**b** _i_ [l](http://x) ![i](http://x/i.png) <b>h</b> $x^2$ :material/home: `c`\n# h"
+    escaped = plain(evil)
+    assert "\n" not in escaped and all(f"\\{c}" in escaped for c in "*_[]()!<>$:`#")
+    assert escaped.replace("\\", "").replace("\u2060", "") == " ".join(evil.split())   # the same characters shown
+    assert plain("x" * 1000, 50) == "x" * 50 + "…"
+
+
+def test_a_link_with_unusable_settings_says_what_it_replaced(folders):
+    """Streamlit resets a bound widget's bad URL value to the default without a word: the page says so."""
+    at = AppTest.from_file(str(helpers.APP), default_timeout=60)
+    at.query_params.update({"epochs": "1e9", "lr_g": "-1", "batch": "100", "seed": "abc"})
+    at.run().switch_page("views/train.py").run()
+    assert not at.exception, at.exception
+    warning = texts(at, "warning").replace("\\", "")   # the values are Markdown-escaped: they came from a URL
+    for said in ("epochs=1e9", "lr_g=-1", "seed=abc"):
+        assert said in warning, warning
+    assert "batch" not in warning                         # a usable value is not mentioned
+    assert at.number_input(key="epochs").value == RunSettings().epochs
+
+
+def test_a_generator_with_a_very_wide_z_gets_a_capped_set_of_sliders(folders, tmp_path):
+    from explorer.views import latent as latent_page  # noqa: F401  (the constant under test)
+    cfg = GANConfig(latent_dim=4096, hidden_dim=16)
+    torch.save(build_generator(cfg).state_dict(), folders[1] / "wide.pt")
+    started = time.monotonic()
+    at = app()
+    assert time.monotonic() - started < 20
+    sliders = [s for s in at.get("slider") if str(s.key or "").startswith("latent.z")]
+    assert len(sliders) == 128
+    assert "4,096 numbers" in texts(at, "info")
+    assert len(image_urls(at)) == 1

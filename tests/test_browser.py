@@ -109,3 +109,49 @@ def test_a_latent_slider_moved_with_the_keyboard_changes_the_image(server, page)
     assert float(thumb.get_attribute("aria-valuetext")) == pytest.approx(float(before_value) + 0.05, abs=0.026)
     # Still exactly one picture: every slider column redraws the same slot.
     assert page.locator(IMAGE).count() == 1
+
+
+def test_a_crashing_upload_is_refused_while_other_sessions_keep_working(server, page, tmp_path):
+    """A million-deep pickle killed the whole server (SIGSEGV) before the pickle guard: now one line, and
+    another student's page keeps answering throughout."""
+    import urllib.request
+
+    import hostile_files
+
+    url, _ = server
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(hostile_files.deep_nesting(1_000_000))
+    open_app(page, url)
+    page.wait_for_selector(IMAGE, timeout=WAIT_MS)
+    other = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})   # a session of its own
+    try:
+        open_app(other, url)
+        other.locator("[data-testid=stSidebar] input[type=file]").set_input_files(str(evil))
+        other.get_by_text("nothing in it was loaded").first.wait_for(timeout=WAIT_MS)
+        error = other.locator("[data-testid=stSidebar] [data-testid=stAlertContentError]").first.inner_text()
+        assert "evil.pt" in error and "refused" in error and "\n" not in error.strip()
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
+            assert r.read().strip() == b"ok"
+        # The first session still draws: a slider move still changes its picture.
+        thumb = page.locator("[data-testid=stMain] [data-testid=stSlider] input[type=range]").nth(5)
+        before = page.locator(IMAGE).get_attribute("src")
+        thumb.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("([sel, old]) => document.querySelector(sel).src !== old", arg=[IMAGE, before],
+                               timeout=WAIT_MS)
+    finally:
+        other.close()
+
+
+def test_text_from_a_link_is_shown_as_plain_text(server, page):
+    """A run name in a shared link is shown as its characters: no bold, no working link, no image that loads itself."""
+    from urllib.parse import quote
+
+    url, _ = server
+    evil = "**Urgent** [log in here](http://example.invalid/login) ![x](http://127.0.0.1:9/x.png) http://example.invalid"
+    open_app(page, f"{url}/train?run={quote(evil)}")
+    alert = page.locator("[data-testid=stMain] [data-testid=stAlert]").filter(has_text="The link asks for run").first
+    alert.wait_for(timeout=WAIT_MS)
+    for tag in ("a", "strong", "em", "img", "code"):
+        assert alert.locator(tag).count() == 0, f"<{tag}> rendered from the link's text: {alert.inner_html()[:500]}"
+    assert "**Urgent** [log in here](http://example.invalid/login)" in alert.inner_text().replace("\u2060", "")

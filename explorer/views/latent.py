@@ -21,6 +21,9 @@ Z_RANGE = 3.0      # slider range ±3: z ~ N(0, 1) per dimension, so 99.7 % of s
 Z_STEP = 0.05      # one arrow-key press
 SCALE = 10         # 28 px shown at 280 px; nearest-neighbour, so pixels stay crisp squares
 COLUMNS = 8
+# Sliders drawn at most: a valid checkpoint may have a z of thousands (4,096 sliders took 22 s to draw
+# and 41 s for Random); past this, the first MAX_SLIDERS dimensions get sliders, the rest keep the seed's values.
+MAX_SLIDERS = 128
 
 
 def _z_key(i: int) -> str:
@@ -60,7 +63,7 @@ def draw(model, picture) -> None:
 def slider_column(model, first: int, picture) -> None:
     """Sliders first, first+COLUMNS, ...: run as a fragment, so a change reruns only this column and the picture."""
     resources.manager().note_interaction()   # training children pause while this picture is on its way
-    for i in range(first, model.config.latent_dim, COLUMNS):
+    for i in range(first, min(model.config.latent_dim, MAX_SLIDERS), COLUMNS):
         st.slider(f"z{i}", -Z_RANGE, Z_RANGE, step=Z_STEP, format="%.2f", key=_z_key(i), persist_state="session")
     # Every column draws, in full runs too: a fragment may only redraw a slot outside it that it
     # wrote to in the last full run. The slot is an st.empty, so the last drawing is the one shown.
@@ -95,4 +98,8 @@ if model is None:
 else:
     st.caption(f"G turns {model.config.latent_dim} numbers, z, into an image. Move any slider (or focus one and use "
                "the arrow keys) to see how each direction of z changes the picture. Seeded values beyond ±3 are clipped.")
+    if model.config.latent_dim > MAX_SLIDERS:
+        st.info(f"This generator's z has {model.config.latent_dim:,} numbers: the first {MAX_SLIDERS} have sliders, "
+                "and the rest keep the values the seed gave them (thousands of sliders would take the page tens of "
+                "seconds to draw).", icon=":material/tune:")
     explorer(model)

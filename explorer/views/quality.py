@@ -11,6 +11,7 @@ import streamlit as st
 
 from gan_core import ClassifierError, grid, png_bytes
 from explorer import charts, evaluations, model_picker
+from explorer.plain import plain
 
 PAIRS = 8          # sample / nearest-training-image pairs shown
 PAIR_SCALE = 3     # each pair at 3x: two 28 px images side by side, 186 px wide
@@ -31,7 +32,7 @@ def data_missing(reason: str) -> None:
                "- connect this machine to the internet: the first look downloads it with torchvision",
                icon=":material/dataset:")
     with st.expander("What the loader said"):
-        st.write(reason)
+        st.text(reason)   # the loader's words may quote paths and URLs: plain text
     st.button("Look again", icon=":material/refresh:", on_click=look_again, key="quality.look_again")
     st.caption("The Latent space, Interpolate, Timeline and Train pages work without it, except that training "
                "needs the data too.")
@@ -93,7 +94,7 @@ path = evaluations.classifier_path()
 try:
     clf = evaluations.judge(str(path), path.stat().st_mtime_ns)
 except (ClassifierError, OSError) as e:
-    st.error(f"The quality classifier cannot be loaded: {e}")
+    st.error(f"The quality classifier cannot be loaded: {plain(e)}")
     st.stop()
 if model.config.image_size != clf.image_size:
     st.error(f"This generator draws {model.config.image_size}x{model.config.image_size} images; the classifier "
@@ -105,7 +106,7 @@ bar = st.empty()
 gen, floor = evaluations.evaluate(model.G, n, seed, data, clf, lambda f, text: bar.progress(min(f, 1.0), text=text))
 bar.empty()
 
-st.caption(f"{model.source}: {gen.n:,} samples (seed {gen.seed}) judged by the project's Fashion-MNIST classifier "
+st.caption(f"{plain(model.source)}: {gen.n:,} samples (seed {gen.seed}) judged by the project's Fashion-MNIST classifier "
            f"(test accuracy {clf.test_accuracy:.3f}) against the {len(data.test):,} real test images. *Real data* is "
            f"{floor.n:,} real training images scored the same way: the best a generator could do.")
 numbers(gen, floor)

@@ -14,6 +14,7 @@ import torch
 
 from gan_core import decode, gif_bytes, png_bytes, upscale, z_from_seed
 from explorer import env, resources
+from explorer.plain import plain
 from explorer.charts import CURVES, history_figure
 from explorer.timeline_sources import load_history, load_snapshots, snapshot_sources
 
@@ -102,7 +103,7 @@ if source is None:
     st.stop()
 snaps, problems = load_snapshots(source)
 if problems:
-    st.caption("Skipped, unreadable: " + "; ".join(problems))
+    st.caption("Skipped, unreadable: " + plain("; ".join(problems)))
 if not snaps:
     st.warning("None of this run's snapshot files could be read.")
     st.stop()

@@ -15,6 +15,7 @@ import streamlit as st
 
 from gan_core import ACTIVE_STATES, ConfigError, grid, png_bytes, upscale
 from explorer import charts, resources, training_form
+from explorer.plain import plain
 from explorer.run_manager import LOG_FILE, RESUMABLE_STATES, RUN_ID, QueueFull
 
 POLL_S = 1.0          # state and progress of a training run
@@ -34,7 +35,7 @@ def start_button(settings) -> None:
             try:
                 st.session_state["train.run"] = mgr.start(settings)
             except (ConfigError, QueueFull) as e:
-                st.error(str(e))
+                st.error(plain(e))
         st.caption(f"This server trains up to {_count(mgr.max_active, 'run')} at once "
                    f"({_count(mgr.threads, 'CPU thread')} each); now training {mgr.training_count()}, "
                    f"waiting {mgr.waiting_count()}.")
@@ -61,7 +62,7 @@ def run_picker() -> str | None:
             st.session_state["train.run"] = wanted
         else:
             what = "is not a run name" if not RUN_ID.fullmatch(wanted) else "was not found in this server's runs folder"
-            st.warning(f"The link asks for run `{wanted[:80]}`, which {what}. Pick a run below or start a new one.")
+            st.warning(f"The link asks for run “{plain(wanted, 80)}”, which {what}. Pick a run below or start a new one.")
     if st.session_state.get("train.run") not in statuses:
         st.session_state["train.run"] = None
     run_id = st.selectbox("Run", list(statuses), format_func=lambda r: run_label(statuses[r], r),
@@ -157,10 +158,10 @@ def progress(run_id: str, status: dict, snap) -> None:
         st.success(f"Finished: {_count(epochs, 'epoch')}, {step:,} steps, {ips:,.0f} images/s.",
                    icon=":material/check_circle:")
     elif state == "stopped":
-        st.info(f"Stopped after {status.get('epoch', 0)} of {_count(epochs, 'epoch')}. {message}",
+        st.info(f"Stopped after {status.get('epoch', 0)} of {_count(epochs, 'epoch')}. {plain(message)}",
                 icon=":material/stop_circle:")
     elif state in ("failed", "diverged"):
-        st.error(f"{state.title()}: {message}", icon=":material/error:")
+        st.error(f"{state.title()}: {plain(message)}", icon=":material/error:")
 
 
 def curves(run_id: str, status: dict, snap) -> None:
