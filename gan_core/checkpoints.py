@@ -28,7 +28,7 @@ from torch import nn
 
 from .config import ConfigError, GANConfig, quoted
 from .files import atomic_write
-from .pickle_guard import PickleRefused, check_torch_file
+from .pickle_guard import PickleRefused, PickleUnreadable, check_torch_file
 from .model import build_discriminator, build_generator, discriminator_shapes, generator_shapes
 
 FORMAT = "gan-explorer-checkpoint"
@@ -133,6 +133,8 @@ def _guarded_load(fobj: BinaryIO, name: str) -> object:
         # weights_only runs no code, yet a crafted pickle can still crash or stall the process that
         # builds it (a million-deep nesting, a hash bomb): its opcodes are walked first.
         check_torch_file(fobj)
+    except PickleUnreadable as e:
+        raise CheckpointError(f"{name}: not a readable PyTorch checkpoint ({e})") from None
     except PickleRefused as e:
         raise CheckpointError(f"{name}: refused, {e}; nothing in it was loaded") from None
     except (OSError, zipfile.BadZipFile, ValueError, EOFError):

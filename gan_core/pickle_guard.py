@@ -78,6 +78,10 @@ class PickleRefused(ValueError):
     """A checkpoint's pickle is past a limit or malformed; the message is one short line."""
 
 
+class PickleUnreadable(PickleRefused):
+    """Not a checkpoint torch could read at all (not a zip, truncated, not a pickle): damage more than malice."""
+
+
 def check_torch_file(fobj: BinaryIO) -> None:
     """Refuse (PickleRefused) a checkpoint whose pickles torch.load should not read; leaves fobj at 0."""
     _stats(fobj)
@@ -105,7 +109,7 @@ def _zip_pickle(fobj: BinaryIO) -> bytes:
     try:
         z = zipfile.ZipFile(fobj)
     except _ZIP_ERRORS as e:
-        raise PickleRefused(f"it is not a zip archive that can be read ({_short(str(e))})") from None
+        raise PickleUnreadable(f"it is not a zip archive that can be read ({_short(str(e))})") from None
     with z:
         # torch reads <first folder>/data.pkl, and miniz matches names without regard to case:
         # with exactly one member that could be it, the one checked is the one torch reads.
@@ -120,7 +124,7 @@ def _zip_pickle(fobj: BinaryIO) -> bytes:
             with z.open(info) as f:
                 data = f.read(MAX_PICKLE_BYTES + 1)   # no more than the limit, whatever the directory claims
         except _ZIP_ERRORS as e:
-            raise PickleRefused(f"its data.pkl cannot be read ({_short(str(e))})") from None
+            raise PickleUnreadable(f"its data.pkl cannot be read ({_short(str(e))})") from None
     if len(data) > MAX_PICKLE_BYTES:
         raise PickleRefused(f"its data.pkl unpacks to more than the {MAX_PICKLE_BYTES // 2**20} MB "
                             "a checkpoint's pickle may take")
@@ -285,13 +289,13 @@ def _walk(data: bytes, pos: int, stats: dict[str, int]) -> int:
                 root = stack.pop()
                 break
             else:
-                raise PickleRefused(f"its pickle has opcode 0x{op:02x} at byte {pos - 1}, "
+                raise PickleUnreadable(f"its pickle has opcode 0x{op:02x} at byte {pos - 1}, "
                                     "which torch's weights-only loader does not read")
     except (IndexError, KeyError, struct.error):   # torch fails the same way: EOF, empty stack, unknown memo key
         if pos >= n > MAX_PICKLE_BYTES:   # only the legacy format's pickles are read cut at the limit
             raise PickleRefused(f"its pickles take more than the {MAX_PICKLE_BYTES // 2**20} MB "
                                 "a checkpoint's pickles may take") from None
-        raise PickleRefused(f"its pickle is truncated or malformed (at byte {min(pos, n)})") from None
+        raise PickleUnreadable(f"its pickle is truncated or malformed (at byte {min(pos, n)})") from None
     stats.update(opcodes=steps + extra, steps=steps, walked=walked, predictable=predictable, marks=marks,
                  memo=max(stats["memo"], len(memo)), expanded=max(stats["expanded"], root[0]),
                  depth=max(stats["depth"], root[1]))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 import socket
@@ -277,9 +278,14 @@ def image_captions(at) -> list[str]:
     return [img.caption for el in at.get("image") for img in el.proto.imgs]
 
 
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown that explorer.plain escaped: the backslashes and word joiners gone."""
+    return re.sub(r"\\(.)", r"\1", str(markdown)).replace("\u2060", "")
+
+
 def texts(at, kind: str) -> str:
-    """Every element of one kind (markdown, caption, error, ...) as one string."""
-    return " ".join(str(e.value) for e in at.get(kind))
+    """Every element of one kind (markdown, caption, error, ...) as one string, as a reader sees it."""
+    return " ".join(shown(e.value) for e in at.get(kind))
 
 
 def cli(main: Callable, argv: list, capsys) -> tuple[int, str, str]:

@@ -23,7 +23,7 @@ import helpers  # noqa: E402
 from explorer import run_manager as runner  # noqa: E402
 from explorer.run_manager import RunManager, RunSettings, resolve_run  # noqa: E402
 from gan_core import GANConfig, RunFolder, StepEvent, build_generator, z_from_seed  # noqa: E402
-from helpers import app, array, chart, image_captions, image_urls, texts  # noqa: E402
+from helpers import app, array, chart, image_captions, image_urls, shown, texts  # noqa: E402
 
 POLL_TIMEOUT_S = 90    # generous: this machine's two cores are shared with the training child
 
@@ -366,7 +366,7 @@ def test_latent_sliders_drive_the_image(with_model):
 def test_uploads_are_validated_and_book_state_dicts_load(with_model):
     at = app()
     at.file_uploader(key="model.file").set_value(("junk.pt", b"not a checkpoint", "application/octet-stream")).run()
-    errors = [e.value for e in at.sidebar.get("error")]
+    errors = [shown(e.value) for e in at.sidebar.get("error")]
     assert len(errors) == 1 and "junk.pt" in errors[0] and "\n" not in errors[0]
 
     buf = io.BytesIO()

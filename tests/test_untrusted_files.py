@@ -18,7 +18,7 @@ import hostile_files as hostile
 from gan_core import CheckpointError, ClassifierError, GANConfig, load_checkpoint, load_classifier
 from gan_core.checkpoints import FORMAT
 from gan_core.cli import evaluate, sample, train
-from helpers import app, cli, texts, untrained_checkpoint
+from helpers import app, cli, shown, texts, untrained_checkpoint
 
 HOSTILE = {
     "million-deep nesting": lambda: hostile.deep_nesting(1_000_000),
@@ -91,7 +91,7 @@ def test_an_upload_is_refused_in_one_line_and_the_page_goes_on(hostile_file, tmp
     at = app()
     t0 = time.monotonic()
     at.file_uploader(key="model.file").set_value(("evil.pt", hostile_file.read_bytes(), "application/octet-stream")).run()
-    errors = [e.value for e in at.sidebar.get("error")]
+    errors = [shown(e.value) for e in at.sidebar.get("error")]
     assert len(errors) == 1
     one_quick_line(errors[0], t0, "evil.pt", "refused")
     assert at.selectbox(key="model.source").value == "checkpoint:untrained.pt"   # still on the model it had
