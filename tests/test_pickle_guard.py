@@ -175,6 +175,7 @@ def no_core_dump() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+@pytest.mark.slow
 def test_without_the_guard_torch_load_fails_on_the_deep_nesting():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
     runs = {depth: subprocess.Popen([sys.executable, "-c", UNGUARDED_LOAD, str(depth)], stdout=subprocess.PIPE,

@@ -17,6 +17,7 @@ def small(small_data_dir):
     return load_fashion_mnist(True, small_data_dir)[0]
 
 
+@pytest.mark.slow
 def test_first_steps_on_real_data_look_like_the_books_first_epoch(fashion_train):
     """The book's epoch 0 ends at D(x) 1.00, D(G(z)) 0.03: D quickly wins against a fresh G."""
     tr = Trainer(GANConfig(), fashion_train[0], "cpu")
@@ -42,6 +43,7 @@ def test_seeded_runs_are_reproducible_and_seeds_differ(small):
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+@pytest.mark.slow
 def test_batch_size_that_does_not_divide_the_data_keeps_the_last_partial_batch(small):
     tr = Trainer(GANConfig(epochs=2, batch_size=128), small, "cpu")
     events = list(tr.run())
