@@ -295,12 +295,13 @@ def test_a_long_paused_run_lends_its_slot_and_on_resume_waits_for_one(folders, m
     assert helpers.training_children(runs / a), "A's trainer was ended: its work since the last epoch is lost"
     steps = last_step(runs, a)
     at.button(key="train.step").click().run()   # a single step needs no slot
-    poll(at, lambda _: last_step(runs, a) == steps + 1, "A's single step")
+    poll(at, lambda _: last_step(runs, a) > steps, "A's single step")   # (with any steps logged late)
+    steps = last_step(runs, a)
 
     at.button(key="train.pause").click().run()   # Resume: B holds the one slot, so A waits for it
     assert "waiting for a free slot: number 1 in the queue" in at.get("progress")[0].proto.text
     time.sleep(2.0)
-    assert last_step(runs, a) == steps + 1, "A trained on without a slot"
+    assert last_step(runs, a) == steps, "A trained on without a slot"
 
     at.selectbox(key="train.run").set_value(b).run()
     at.button(key="train.pause").click().run()   # B paused for a second lends its slot back
