@@ -1,12 +1,13 @@
 """Where the app keeps its files and how much training it allows, from environment variables.
 
-    GAN_EXPLORER_RUNS           runs folder (default: <repo>/runs)
-    GAN_EXPLORER_CHECKPOINTS    folder of ready-made *.pt checkpoints (default: <repo>/checkpoints)
-    GAN_EXPLORER_MAX_RUNS       runs training at once; the rest wait in a queue (default: half the CPU cores, at least 1)
-    GAN_EXPLORER_MAX_QUEUE      runs allowed to wait (default 20)
-    GAN_EXPLORER_PAUSED_SLOT_S  seconds a paused run keeps its training slot before lending it to the queue (default 120)
-    GAN_EXPLORER_THREADS        torch threads per training run (default 1)
-    GAN_EXPLORER_DEVICE         device for training runs: cpu, cuda or auto (default cpu)
+    GAN_EXPLORER_RUNS         runs folder (default: <repo>/runs)
+    GAN_EXPLORER_CHECKPOINTS  folder of ready-made *.pt checkpoints (default: <repo>/checkpoints)
+    GAN_EXPLORER_MAX_RUNS     runs training at once; the rest wait in a queue (default: half the CPU cores, at least 1)
+    GAN_EXPLORER_MAX_QUEUE    runs allowed to wait (default 20)
+    GAN_EXPLORER_PAUSED_SLOT_S
+                              seconds a paused run keeps its slot before lending it to the queue (default 120)
+    GAN_EXPLORER_THREADS      torch threads per training run (default 1)
+    GAN_EXPLORER_DEVICE       device for training runs: cpu, cuda or auto (default cpu)
 """
 from __future__ import annotations
 

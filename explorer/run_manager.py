@@ -272,17 +272,18 @@ class RunManager:
         with self._lock:
             if run_id not in self._procs:
                 return action == "stop" and self._cancel(run_id)
+            if action == "step":
+                return self._send(run_id, action)
             if action == "pause":
                 self._paused.setdefault(run_id, time.monotonic())
-            elif action in ("resume", "stop"):
+            else:
                 self._paused.pop(run_id, None)
             if action == "resume" and run_id in self._slotless:
-                if run_id not in self._queue:
+                if run_id not in self._queue:   # it waits for a slot; _fill sends the resume
                     self._queue.append(run_id)
-                    self._fill()   # resumes it now if a slot is free
+                    self._fill()
                 return True
-            if action != "step":
-                self._dequeue(run_id)   # a Resume still waiting for a slot is withdrawn
+            self._dequeue(run_id)   # pause or stop withdraws a Resume still waiting for a slot
             return self._send(run_id, action)
 
     def stop_if_orphaned(self, run_id: str) -> bool:

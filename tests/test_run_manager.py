@@ -118,6 +118,49 @@ def test_runs_that_fail_to_start_from_the_queue_say_why_and_the_others_start_and
     manager.shutdown()
 
 
+# ---- a paused run's slot -------------------------------------------------------------------------
+
+def test_a_paused_run_lends_its_slot_and_on_resume_queues_for_one(tmp_path):
+    """The slot bookkeeping alone, with stand-in trainers that note every line they are sent and end on stop."""
+    fake = tmp_path / "python"   # run as `python -m gan_core.train --out RUN ...`: $4 is the run folder
+    fake.write_text('#!/bin/sh\nwhile read -r line; do echo "$line" >> "$4/heard"; '
+                    '[ "$line" = stop ] && exit 0; done\n')
+    fake.chmod(0o755)
+    root = tmp_path / "runs"
+    manager = RunManager(root, max_active=1, python=str(fake), paused_slot_s=0.5)
+
+    def heard(run_id: str) -> list[str]:
+        path = root / run_id / "heard"
+        return path.read_text().split() if path.exists() else []
+
+    def started(run_id: str) -> bool:
+        return (root / run_id / runner.OWNER_FILE).exists()
+
+    try:
+        a, b, c = (manager.start(RunSettings()) for _ in range(3))
+        assert started(a) and [manager.queue_position(r) for r in (b, c)] == [1, 2]
+        assert manager.control(a, "pause")
+        wait_until(lambda: started(b), "B to get the slot A lent")
+        assert manager.training_count() == 1 and manager.queue_position(c) == 1
+        assert manager.control(a, "step")   # a single step needs no slot
+        wait_until(lambda: heard(a) == ["pause", "step"], "A to hear the step")
+
+        assert manager.control(a, "resume") and manager.queue_position(a) == 2   # behind C
+        assert manager.control(a, "pause") and manager.queue_position(a) is None   # the Resume withdrawn
+        assert manager.control(a, "resume") and manager.queue_position(a) == 2
+        wait_until(lambda: len(heard(a)) >= 3, "A to hear the second pause")
+        assert heard(a) == ["pause", "step", "pause"], "A was resumed without a slot"
+
+        manager.control(b, "stop")
+        wait_until(lambda: started(c), "C to start first: it waited longer")
+        assert manager.queue_position(a) == 1
+        manager.control(c, "stop")
+        wait_until(lambda: heard(a)[-1:] == ["resume"], "A to be resumed in the slot C left")
+        assert manager.queue_position(a) is None and manager.training_count() == 1
+    finally:
+        manager.shutdown()
+
+
 # ---- who owns a run ------------------------------------------------------------------------------
 
 @pytest.mark.slow
