@@ -172,6 +172,7 @@ def test_a_run_whose_owner_pid_was_reused_is_stopped_at_start_up_and_continues(t
                                 "--device", "cpu", "--threads", "1", "--quiet"], stdout=subprocess.DEVNULL)
     try:
         wait_until(lambda: run.read_status().get("epoch", 0) >= 1, "a finished epoch", RUN_TIMEOUT_S)
+        assert runner.trainer_holds(run), "the manager does not see a live trainer's lock"
     finally:
         trainer.send_signal(signal.SIGKILL)
         trainer.wait()
