@@ -4,6 +4,8 @@
     GAN_EXPLORER_CHECKPOINTS  folder of ready-made *.pt checkpoints (default: <repo>/checkpoints)
     GAN_EXPLORER_MAX_RUNS     runs training at once; the rest wait in a queue (default: half the CPU cores, at least 1)
     GAN_EXPLORER_MAX_QUEUE    runs allowed to wait (default 20)
+    GAN_EXPLORER_PAUSED_SLOT_S
+                              seconds a paused run keeps its slot before lending it to the queue (default 120)
     GAN_EXPLORER_THREADS      torch threads per training run (default 1)
     GAN_EXPLORER_DEVICE       device for training runs: cpu, cuda or auto (default cpu)
 """
@@ -47,6 +49,11 @@ def max_active_runs() -> int:
 
 def max_queued_runs() -> int:
     return _int("GAN_EXPLORER_MAX_QUEUE", 20, 0, 10_000)
+
+
+def paused_slot_seconds() -> int:
+    # Long enough to show a class a few single steps, short enough that one forgotten Pause stalls nobody for long.
+    return _int("GAN_EXPLORER_PAUSED_SLOT_S", 120, 0, 10**7)
 
 
 def threads_per_run() -> int:

@@ -5,14 +5,23 @@ One RunManager per server (the app holds it with st.cache_resource) owns every
 train at once; later runs wait in a first-in, first-out queue. Each child reads
 pause/resume/step/stop lines on stdin and stops by itself when stdin closes, so
 a child never outlives the server that started it (even one killed with
-SIGKILL: the pipe closes with it). What a run produces lives in its folder
-(see gan_core.run_folder), so finished runs are listed again after a restart. A
-run's settings are written into its folder before it starts, and the trainer
-reads them there, so a Continue keeps them.
+SIGKILL: the pipe closes with it). A run paused for longer than `paused_slot_s`
+lends its slot to the queue; its child waits, paused, and on Resume queues for
+a slot again. What a run produces lives in its folder (see
+gan_core.run_folder), so finished runs are listed again after a restart, and
+a run whose folder no trainer has locked is one nobody is training. A run's
+settings are written into its folder before it starts, and the trainer reads
+them there, so a Continue keeps them. One run's failure to start or to end
+cleanly (a full or read-only disk, anything else) fails that run, with its
+reason, and never the queue.
 """
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
+import json
+import logging
 import os
 import re
 import secrets
@@ -29,6 +38,7 @@ from pathlib import Path
 
 from gan_core import ACTIVE_STATES, ConfigError, GANConfig, Recording, RunFolder, list_runs, note_interaction
 
+from . import disk_trouble
 from .env import REPO_ROOT
 
 # Folder names the app accepts from a URL: no dots or slashes, so never "..", never a path.
@@ -37,12 +47,18 @@ ACTIONS = ("pause", "resume", "step", "stop")
 RESUMABLE_STATES = ("stopped", "failed")   # diverged runs would diverge again; finished ones are done
 LOG_FILE = "train.log"     # the child's stdout and stderr: the book's printout, or why it failed
 INTERACTION_FILE = ".interaction"   # in the runs folder; see note_interaction
-OWNER_FILE = "owner.pid"   # pid of the child training this folder, to spot runs orphaned by a crash
+OWNER_FILE = "owner.pid"   # pid of the child training this folder, for people; the lock below says who owns it
+TRAIN_LOCK = ".train.lock" # gan_core.train holds it (flock) for its whole life; the kernel drops it with the trainer
 WATCH_SECONDS = 0.3        # how often finished children are reaped and queued runs started
+log = logging.getLogger(__name__)
 
 
 class QueueFull(RuntimeError):
     """Too many runs are already waiting."""
+
+
+class RunsFolderError(RuntimeError):
+    """The runs folder cannot take a run's files; the message names the file and says what to do."""
 
 
 @dataclass(frozen=True)
@@ -98,14 +114,23 @@ def low_priority_prefix() -> list[str]:
     return [nice, "-n", "19"] if nice else []
 
 
-def _pid_alive(pid: int) -> bool:
+def trainer_holds(run: RunFolder) -> bool:
+    """Whether a live trainer holds the run's folder (gan_core.train flocks TRAIN_LOCK for its whole life).
+
+    A recorded pid cannot say so: once its trainer is gone, the number may name any process.
+    """
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fd = os.open(run.path / TRAIN_LOCK, os.O_RDONLY)
+    except OSError:
+        return False   # no lock file: no trainer ever ran here
+    try:
+        # Shared and non-blocking: it fails against the trainer's exclusive lock, never against another look.
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         return False
-    except PermissionError:
+    except BlockingIOError:
         return True
-    return True
+    finally:
+        os.close(fd)   # which drops our shared lock at once
 
 
 def _last_line(path: Path, limit: int = 4096) -> str:
@@ -122,20 +147,22 @@ class RunManager:
     """Starts, queues, controls and stops training children; every public method is thread-safe."""
 
     def __init__(self, root: str | os.PathLike, max_active: int = 1, threads: int = 1, device: str = "cpu",
-                 max_queued: int = 20, python: str = sys.executable) -> None:
+                 max_queued: int = 20, python: str = sys.executable, paused_slot_s: float = 120.0) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):   # a read-only or missing disk: start() says so, in one line
+            self.root.mkdir(parents=True, exist_ok=True)
         self.max_active, self.threads, self.device = max_active, threads, device
-        self.max_queued, self.python = max_queued, python
+        self.max_queued, self.python, self.paused_slot_s = max_queued, python, paused_slot_s
         self._low_priority = low_priority_prefix()
         # Touched when a page draws for someone; training children pause briefly while it is fresh.
         self.interaction_file = self.root / INTERACTION_FILE
         self._last_note = 0.0
         self._lock = threading.Lock()
-        self._procs: dict[str, subprocess.Popen] = {}   # training now (running or paused)
-        self._queue: deque[str] = deque()               # waiting for a slot, oldest first
-        self._args: dict[str, list[str]] = {}           # CLI arguments of waiting runs
-        self._paused: set[str] = set()                  # pause asked for, so the page can answer at once
+        self._procs: dict[str, subprocess.Popen] = {}   # children alive: training, paused, or paused without a slot
+        self._queue: deque[str] = deque()               # waiting for a slot, oldest first: new runs and resumed ones
+        self._args: dict[str, list[str]] = {}           # CLI arguments of the waiting runs not started yet
+        self._paused: dict[str, float] = {}             # pause asked for and no resume since: when (monotonic)
+        self._slotless: set[str] = set()                # children holding no slot: long paused, or resumed and waiting
         self._closed = False
         self._adopt_orphans()
         self._stop_watch = threading.Event()
@@ -152,13 +179,14 @@ class RunManager:
         return resolve_run(self.root, run_id)
 
     def queue_position(self, run_id: str) -> int | None:
-        """1 for the next run to start; None if the run is not waiting."""
+        """1 for the next run to get a slot; None if the run is not waiting."""
         with self._lock:
             return self._queue.index(run_id) + 1 if run_id in self._queue else None
 
     def training_count(self) -> int:
+        """Slots in use: runs training, or paused for less than paused_slot_s."""
         with self._lock:
-            return len(self._procs)
+            return self._busy()
 
     def waiting_count(self) -> int:
         with self._lock:
@@ -188,19 +216,24 @@ class RunManager:
     def start(self, settings: RunSettings) -> str:
         """Queue a new run (it starts at once when a slot is free); returns its id.
 
-        Raises ConfigError for unusable settings, QueueFull when too many runs wait.
+        Raises ConfigError for unusable settings, QueueFull when too many runs wait, and RunsFolderError
+        when the runs folder cannot take the run's files (nothing of the run is left behind).
         """
         cfg, recording = settings.config(), settings.recording()
         with self._lock:
             if self._closed:
                 raise RuntimeError("the server is shutting down")
-            if len(self._procs) >= self.max_active and len(self._queue) >= self.max_queued:
+            if self._queue_full():
                 raise QueueFull(f"{len(self._queue)} runs are already waiting; try again when one has finished")
             run_id = new_run_id()
             run = RunFolder(self.root / run_id)
-            run.path.mkdir(parents=True)
-            run.write_settings(cfg, recording)
-            run.write_status("queued", message="", epoch=0, epochs=cfg.epochs, step=0, config=cfg.to_dict())
+            try:
+                run.path.mkdir(parents=True)
+                run.write_settings(cfg, recording)
+                run.write_status("queued", message="", epoch=0, epochs=cfg.epochs, step=0, config=cfg.to_dict())
+            except OSError as e:
+                shutil.rmtree(run.path, ignore_errors=True)   # an empty run folder would be listed as a run
+                raise RunsFolderError(disk_trouble.write_error(e, run.path)) from None
             self._args[run_id] = ["--out", str(run.path)]
             self._queue.append(run_id)
             self._fill()
@@ -210,46 +243,58 @@ class RunManager:
         """Queue a stopped, failed or killed run to continue from its last checkpoint (gan_core.train --resume).
 
         False if it cannot: it is active, finished, diverged, has no checkpoint yet, or the queue is full.
+        Raises RunsFolderError when its status cannot be written.
         """
         with self._lock:
             run = RunFolder(self.root / run_id)
             status = run.read_status()
             if (self._closed or run_id in self._procs or run_id in self._queue or not run.checkpoint.is_file()
-                    or status.get("state") not in RESUMABLE_STATES
-                    or len(self._procs) >= self.max_active and len(self._queue) >= self.max_queued):
+                    or status.get("state") not in RESUMABLE_STATES or self._queue_full()):
                 return False
-            run.write_status("queued", message="continuing from the last finished epoch",
-                             **{k: v for k, v in status.items() if k not in ("state", "message")})
+            try:
+                run.write_status("queued", message="continuing from the last finished epoch",
+                                 **{k: v for k, v in status.items() if k not in ("state", "message")})
+            except OSError as e:
+                raise RunsFolderError(disk_trouble.write_error(e)) from None
             self._args[run_id] = ["--out", str(run.path), "--resume"]   # settings.json keeps the rest
             self._queue.append(run_id)
             self._fill()
         return True
 
     def control(self, run_id: str, action: str) -> bool:
-        """Send pause, resume, step or stop to a run; False if this server is not running it."""
+        """Send pause, resume, step or stop to a run; False if this server is not running it.
+
+        A run that has lent its slot (paused for paused_slot_s) waits in the queue on Resume and is
+        resumed when it gets a slot; Step needs no slot, a single step being tiny.
+        """
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
         with self._lock:
-            if run_id in self._queue:
-                if action != "stop":
-                    return False
-                self._queue.remove(run_id)
-                del self._args[run_id]
-                self._set_state(RunFolder(self.root / run_id), "stopped", "cancelled before it started")
-                return True
-            proc = self._procs.get(run_id)
-            if proc is None:
-                return False
+            if run_id not in self._procs:
+                return action == "stop" and self._cancel(run_id)
+            if action == "step":
+                return self._send(run_id, action)
             if action == "pause":
-                self._paused.add(run_id)
-            elif action in ("resume", "stop"):
-                self._paused.discard(run_id)
-            try:
-                proc.stdin.write(f"{action}\n".encode())
-                proc.stdin.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                return False  # it is ending anyway; the watcher reaps it
-            return True
+                self._paused.setdefault(run_id, time.monotonic())
+            else:
+                self._paused.pop(run_id, None)
+            if action == "resume" and run_id in self._slotless:
+                if run_id not in self._queue:   # it waits for a slot; _fill sends the resume
+                    self._queue.append(run_id)
+                    self._fill()
+                return True
+            self._dequeue(run_id)   # pause or stop withdraws a Resume still waiting for a slot
+            return self._send(run_id, action)
+
+    def stop_if_orphaned(self, run_id: str) -> bool:
+        """Mark a run stopped if its status says it trains but no trainer holds it (it died without saying so).
+
+        For runs past "queued" only: a run waiting in another server's queue holds no lock yet.
+        """
+        run = self.folder(run_id)
+        with self._lock:
+            return (run is not None and run_id not in self._procs and run_id not in self._queue
+                    and self._stop_if_orphaned(run, ("running", "paused"), "its trainer ended without saying why"))
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every run: close each child's stdin (it saves state and exits), kill what lingers."""
@@ -257,9 +302,10 @@ class RunManager:
             if self._closed:
                 return
             self._closed = True
-            for run_id in self._queue:
+            for run_id in self._args:
                 self._set_state(RunFolder(self.root / run_id), "stopped", "the server stopped before it started")
             self._queue.clear()
+            self._args.clear()
             procs = dict(self._procs)
         self._stop_watch.set()
         for proc in procs.values():
@@ -281,73 +327,136 @@ class RunManager:
             for run_id, proc in procs.items():
                 self._finish(run_id, proc)
 
-    # ---- inside -------------------------------------------------------------------------
+    # ---- inside (lock held) ---------------------------------------------------------------
+
+    def _busy(self) -> int:
+        return len(self._procs) - len(self._slotless)
+
+    def _queue_full(self) -> bool:
+        return self._busy() >= self.max_active and len(self._queue) >= self.max_queued
+
+    def _dequeue(self, run_id: str) -> None:
+        if run_id in self._queue:
+            self._queue.remove(run_id)
+
+    def _cancel(self, run_id: str) -> bool:
+        """Take a run that has not started yet out of the queue."""
+        if run_id not in self._args:
+            return False
+        self._queue.remove(run_id)
+        del self._args[run_id]
+        self._set_state(RunFolder(self.root / run_id), "stopped", "cancelled before it started")
+        return True
+
+    def _send(self, run_id: str, action: str) -> bool:
+        proc = self._procs[run_id]
+        try:
+            proc.stdin.write(f"{action}\n".encode())
+            proc.stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            return False  # it is ending anyway; the watcher reaps it
+        return True
 
     def _watch(self) -> None:
+        """Every WATCH_SECONDS: reap ended children, take slots from long-paused runs, start waiting runs."""
         while not self._stop_watch.wait(WATCH_SECONDS):
             with self._lock:
-                for run_id, proc in list(self._procs.items()):
-                    if proc.poll() is not None:
-                        self._finish(run_id, proc)
-                self._fill()
+                try:
+                    for run_id, proc in list(self._procs.items()):
+                        if proc.poll() is not None:
+                            self._finish(run_id, proc)
+                    now = time.monotonic()
+                    self._slotless.update(r for r, since in self._paused.items() if now - since >= self.paused_slot_s)
+                    self._fill()
+                except Exception:   # one run's trouble must never end the thread every other run waits on
+                    log.exception("gan-explorer: the run watcher met an error; it goes on")
 
     def _fill(self) -> None:
-        """Start waiting runs while slots are free (lock held)."""
-        while self._queue and len(self._procs) < self.max_active and not self._closed:
+        """Give free slots to waiting runs, oldest first; a run that cannot start fails on its own."""
+        while self._queue and self._busy() < self.max_active and not self._closed:
             run_id = self._queue.popleft()
-            args = self._args.pop(run_id)
-            run = RunFolder(self.root / run_id)
-            cmd = [self.python, "-m", "gan_core.train", *args, "--device", self.device,
-                   "--threads", str(self.threads), "--events", "--control", "stdin", "--quiet",
-                   "--yield-to", str(self.interaction_file)]
-            cmd = [*self._low_priority, *cmd]
-            # Thread pools outside torch's own setting (OpenMP, MKL) are capped too.
-            env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads),
-                   "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-            try:
-                with open(run.path / LOG_FILE, "ab") as log:
-                    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                                            cwd=REPO_ROOT, env=env, start_new_session=True)
-            except OSError as e:
-                self._set_state(run, "failed", f"could not start training: {e}")
+            if run_id in self._procs:   # a paused run that lent its slot, resumed
+                self._slotless.discard(run_id)
+                self._send(run_id, "resume")
                 continue
-            self._procs[run_id] = proc
+            run = RunFolder(self.root / run_id)
+            try:
+                self._spawn(run, self._args.pop(run_id))
+            except Exception as e:
+                why = (disk_trouble.write_error(e) if isinstance(e, OSError) and e.errno in disk_trouble.REFUSALS
+                       else f"{type(e).__name__}: {e}")
+                self._set_state(run, "failed", f"could not start training: {why}")
+
+    def _spawn(self, run: RunFolder, args: list[str]) -> None:
+        """Start a run's trainer as a child in its own session, at the lowest CPU priority."""
+        cmd = [*self._low_priority, self.python, "-m", "gan_core.train", *args, "--device", self.device,
+               "--threads", str(self.threads), "--events", "--control", "stdin", "--quiet",
+               "--yield-to", str(self.interaction_file)]
+        # Thread pools outside torch's own setting (OpenMP, MKL) are capped too.
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+        with open(run.path / LOG_FILE, "ab") as log_file:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT,
+                                    cwd=REPO_ROOT, env=env, start_new_session=True)
+        self._procs[run.name] = proc
+        with contextlib.suppress(OSError):   # for people reading the folder only: the lock says who owns it
             (run.path / OWNER_FILE).write_text(str(proc.pid))
 
     def _finish(self, run_id: str, proc: subprocess.Popen) -> None:
-        """Forget an ended child; record why it ended if it could not (lock held)."""
+        """Forget an ended child; record why it ended if it could not, and what a troubled disk needs."""
         self._procs.pop(run_id, None)
-        self._paused.discard(run_id)
-        try:
+        self._paused.pop(run_id, None)
+        self._slotless.discard(run_id)
+        self._dequeue(run_id)
+        with contextlib.suppress(OSError):
             proc.stdin.close()
-        except OSError:
-            pass
         run = RunFolder(self.root / run_id)
-        (run.path / OWNER_FILE).unlink(missing_ok=True)
-        if run.read_status().get("state") in ACTIVE_STATES:
-            # The child died before writing its own final state: out of memory, killed, or a start-up error.
-            why = _last_line(run.path / LOG_FILE) or f"exit code {proc.returncode}"
-            self._set_state(run, "failed" if proc.returncode else "stopped", why)
+        with contextlib.suppress(OSError):
+            (run.path / OWNER_FILE).unlink(missing_ok=True)
+        status = run.read_status()
+        # A child that failed on a full or read-only disk may have written nothing, not even its log.
+        trouble = disk_trouble.trouble(run.path) if proc.returncode else None
+        if status.get("state") in ACTIVE_STATES:
+            # The child died before writing its own final state: out of memory, killed, a start-up error.
+            why = (_last_line(run.path / LOG_FILE)
+                   or f"the trainer ended with exit code {proc.returncode}, saying nothing")
+            self._set_state(run, "failed" if proc.returncode else "stopped", f"{why}; {trouble}" if trouble else why)
+        elif status.get("state") == "failed" and trouble and trouble not in status.get("message", ""):
+            self._set_state(run, "failed", f"{status.get('message')}; {trouble}")
 
     def _adopt_orphans(self) -> None:
-        """Runs left active on disk by a server that is gone can never finish: mark them stopped."""
-        for run in list_runs(self.root):
-            status = run.read_status()
-            if status.get("state") not in ACTIVE_STATES:
-                continue
-            try:
-                pid = int((run.path / OWNER_FILE).read_text())
-            except (OSError, ValueError):
-                pid = None
-            if pid is None or not _pid_alive(pid):
-                self._set_state(run, "stopped", "the server stopped before this run finished")
+        """Runs left active on disk that no trainer holds (their server is gone) can never finish: mark them stopped."""
+        try:
+            runs = list_runs(self.root)
+        except OSError:
+            return
+        for run in runs:
+            self._stop_if_orphaned(run, ACTIVE_STATES, "the server stopped before this run finished")
+
+    def _stop_if_orphaned(self, run: RunFolder, states: tuple[str, ...], why: str) -> bool:
+        if run.read_status().get("state") not in states or trainer_holds(run):
+            return False
+        if run.read_status().get("state") not in states:   # its trainer wrote its last state, then let go
+            return False
+        self._set_state(run, "stopped", why)
+        with contextlib.suppress(OSError):
+            (run.path / OWNER_FILE).unlink(missing_ok=True)
+        return True
 
     @staticmethod
     def _set_state(run: RunFolder, state: str, message: str) -> None:
+        """Record a run's state and why; on a full disk within status.json's own blocks. Never raises."""
         status = run.read_status()
         status.pop("state", None)
         status["message"] = message
-        run.write_status(state, **status)
+        try:
+            run.write_status(state, **status)
+        except OSError as e:
+            try:   # in RunFolder.write_status's format
+                disk_trouble.overwrite_in_place(run.status_file, json.dumps({"state": state, **status}))
+            except OSError:
+                log.error("gan-explorer: run %s is %s (%s), but %s", run.name, state, message,
+                          disk_trouble.write_error(e))
 
 
 _MANAGERS: "weakref.WeakSet[RunManager]" = weakref.WeakSet()

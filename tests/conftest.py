@@ -1,7 +1,9 @@
-"""Shared fixtures: the real Fashion-MNIST (skipping nothing: CI installs it) and temp run folders."""
+"""Shared fixtures: the real Fashion-MNIST (skipping nothing: CI installs it), temp run folders, real small disks."""
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 
 import pytest
 import torch
@@ -45,3 +47,31 @@ def small_data_dir(tmp_path_factory):
         _write_idx(raw / f"{prefix}-images-idx3-ubyte", ds.data[:n].numpy())
         _write_idx(raw / f"{prefix}-labels-idx1-ubyte", ds.targets[:n].numpy())
     return root
+
+
+@contextlib.contextmanager
+def _tmpfs(mnt, size: str, read_only: bool = False):
+    """A real file system of `size` mounted on mnt for the block; skips the test where mounting is not allowed."""
+    mnt.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}" + (",ro" if read_only else ""), "tmpfs",
+                        str(mnt)], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root in a namespace that allows it): {p.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 10 MB file system: room for one checkpoint (6.6 MB) but not for a second beside it."""
+    with _tmpfs(tmp_path / "disk", "10m") as mnt:
+        yield mnt
+
+
+@pytest.fixture
+def read_only_disk(tmp_path):
+    """A real read-only file system (root writes through chmod, not through this)."""
+    with _tmpfs(tmp_path / "ro", "1m", read_only=True) as mnt:
+        yield mnt

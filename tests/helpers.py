@@ -156,6 +156,17 @@ def training_children(folder: Path) -> list[int]:
     return found
 
 
+def fill_disk(folder: Path) -> Path:
+    """folder/filler, grown until the disk holding folder has not one byte left; delete it to free the space."""
+    path = folder / "filler"
+    with open(path, "wb", buffering=0) as f:
+        for chunk in (1 << 20, 1 << 12, 1):   # a short write leaves less than a chunk: go on in smaller ones
+            with contextlib.suppress(OSError):
+                while True:
+                    f.write(bytes(chunk))
+    return path
+
+
 # Slider-to-picture timing on the Latent space page, with the browser's own clock: a keydown listener notes
 # the last arrow key, a MutationObserver the first change of the picture's src after it (src: the new picture
 # is in the DOM) and when that picture is decoded (shown: what the eye can see). The test side waits on

@@ -261,6 +261,56 @@ def test_a_run_that_cannot_start_says_why(folders, monkeypatch):
     assert run_state(runs, run_id) == "failed"
 
 
+@pytest.mark.parametrize("disk", ["read-only", "full"])
+def test_start_on_a_runs_folder_that_refuses_writes_says_what_to_do_in_one_line(folders, monkeypatch, request, disk):
+    root = request.getfixturevalue("read_only_disk" if disk == "read-only" else "small_disk")
+    filler = helpers.fill_disk(root) if disk == "full" else None
+    monkeypatch.setenv("GAN_EXPLORER_RUNS", str(root))
+    at = app("views/train.py")
+    at.button(key="train.start").click().run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.sidebar.get("error")]
+    assert len(errors) == 1 and "\n" not in errors[0] and f"cannot write {root}/" in errors[0], errors
+    assert "GAN_EXPLORER_RUNS" in errors[0]
+    assert [p for p in root.iterdir() if p != filler] == [], "a run folder was left behind"
+
+
+@pytest.mark.slow
+def test_a_long_paused_run_lends_its_slot_and_on_resume_waits_for_one(folders, monkeypatch):
+    """GAN_EXPLORER_PAUSED_SLOT_S: A, paused, lets the queued B train; resumed, A waits until B pauses."""
+    runs, _ = folders
+    monkeypatch.setenv("GAN_EXPLORER_PAUSED_SLOT_S", "1")
+    at = app("views/train.py")
+    at.number_input(key="epochs").set_value(500)
+    at.button(key="train.start").click().run()
+    a = at.query_params["run"]
+    poll(at, lambda _: last_step(runs, a) > 0, "A's first steps")
+    at.button(key="train.start").click().run()
+    b = at.query_params["run"]
+    assert "number **1** in the queue" in texts(at, "info")
+
+    at.selectbox(key="train.run").set_value(a).run()
+    at.button(key="train.pause").click().run()
+    poll(at, lambda _: last_step(runs, b) > 0, "B to train in the slot A lent it")
+    assert helpers.training_children(runs / a), "A's trainer was ended: its work since the last epoch is lost"
+    steps = last_step(runs, a)
+    at.button(key="train.step").click().run()   # a single step needs no slot
+    poll(at, lambda _: last_step(runs, a) > steps, "A's single step")   # (with any steps logged late)
+    steps = last_step(runs, a)
+
+    at.button(key="train.pause").click().run()   # Resume: B holds the one slot, so A waits for it
+    assert "waiting for a free slot: number 1 in the queue" in at.get("progress")[0].proto.text
+    time.sleep(2.0)
+    assert last_step(runs, a) == steps, "A trained on without a slot"
+
+    at.selectbox(key="train.run").set_value(b).run()
+    at.button(key="train.pause").click().run()   # B paused for a second lends its slot back
+    poll(at, lambda _: last_step(runs, a) > steps + 5, "A to go on")
+    at.selectbox(key="train.run").set_value(a).run()
+    assert "waiting" not in at.get("progress")[0].proto.text
+    assert at.button(key="train.pause").label == "Pause"
+
+
 def test_a_bad_setting_in_the_environment_is_one_line_not_a_traceback(folders, monkeypatch):
     monkeypatch.setenv("GAN_EXPLORER_MAX_RUNS", "many")
     at = AppTest.from_file(str(helpers.APP), default_timeout=60).run()
@@ -307,6 +357,30 @@ def test_a_restarted_server_lists_old_runs_and_stops_orphans(tmp_path):
         assert status["state"] == "stopped" and status["epoch"] == 1 and "server stopped" in status["message"]
     finally:
         manager.shutdown()
+
+
+def test_a_run_whose_trainer_died_unseen_is_stopped_and_offers_continue(folders):
+    """Its status says running and owner.pid names a live process, but nobody holds the folder's lock."""
+    runs, _ = folders
+    at = app()   # the server is up before the run is left behind (by a CLI trainer, or another server)
+    run = RunFolder(runs / "left-running")
+    run.path.mkdir(parents=True)
+    run.write_status("running", message="", epoch=1, epochs=3, step=30, steps_per_epoch=30,
+                     config=GANConfig(epochs=3).to_dict())
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        (run.path / runner.OWNER_FILE).write_text(str(stranger.pid))
+        at.switch_page("views/train.py")
+        at.query_params["run"] = "left-running"
+        at.run()
+        assert not at.exception, at.exception
+        assert run_state(runs, "left-running") == "stopped"
+        assert "ended without saying why" in run.read_status()["message"]
+        assert at.button(key="train.continue").label == "Continue"
+        assert "Another server process" not in texts(at, "caption")
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 def test_settings_are_validated_before_a_run_is_queued(tmp_path):
@@ -429,7 +503,6 @@ def test_a_link_with_unusable_settings_says_what_it_replaced(folders):
 
 
 def test_a_generator_with_a_very_wide_z_gets_a_capped_set_of_sliders(folders, tmp_path):
-    from explorer.views import latent as latent_page  # noqa: F401  (the constant under test)
     cfg = GANConfig(latent_dim=4096, hidden_dim=16)
     torch.save(build_generator(cfg).state_dict(), folders[1] / "wide.pt")
     started = time.monotonic()

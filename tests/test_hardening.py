@@ -415,20 +415,6 @@ def test_a_refused_checkpoint_write_keeps_the_previous_one(cli_results, trained)
     assert not list(run.path.rglob("*.tmp"))
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real 10 MB file system: room for one checkpoint (6.6 MB) but not for a second beside it."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=10m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if p.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root in a namespace that allows it): {p.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
 @pytest.mark.slow
 def test_a_full_disk_fails_in_one_line_and_keeps_the_previous_checkpoint(small_disk, small_data_dir):
     run = RunFolder(small_disk / "run")

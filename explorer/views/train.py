@@ -16,7 +16,7 @@ import streamlit as st
 from gan_core import ACTIVE_STATES, ConfigError, grid, png_bytes, upscale
 from explorer import charts, resources, training_form
 from explorer.plain import plain
-from explorer.run_manager import LOG_FILE, RESUMABLE_STATES, RUN_ID, QueueFull
+from explorer.run_manager import LOG_FILE, RESUMABLE_STATES, RUN_ID, QueueFull, RunsFolderError
 
 POLL_S = 1.0          # state and progress of a training run
 QUEUE_POLL_S = 2.0    # a waiting run: its place in the queue changes seldom
@@ -34,7 +34,7 @@ def start_button(settings) -> None:
         if st.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch", key="train.start"):
             try:
                 st.session_state["train.run"] = mgr.start(settings)
-            except (ConfigError, QueueFull) as e:
+            except (ConfigError, QueueFull, RunsFolderError) as e:
                 st.error(plain(e))
         st.caption(f"This server trains up to {_count(mgr.max_active, 'run')} at once "
                    f"({_count(mgr.threads, 'CPU thread')} each); now training {mgr.training_count()}, "
@@ -87,7 +87,12 @@ def _control(run_id: str, action: str) -> None:
 
 
 def _continue(run_id: str) -> None:
-    if not mgr.resume(run_id):
+    try:
+        queued = mgr.resume(run_id)
+    except RunsFolderError as e:
+        st.toast(plain(e), icon=":material/error:")
+        return
+    if not queued:
         st.toast("This run cannot be continued now (already queued or training, or the queue is full).",
                  icon=":material/error:")
 
@@ -95,6 +100,8 @@ def _continue(run_id: str) -> None:
 def controls(run_id: str, state: str) -> None:
     """Pause / Resume, Step and Stop, for a run this server is training."""
     owned = mgr.owns(run_id)
+    if state in ACTIVE_STATES and not owned and mgr.stop_if_orphaned(run_id):
+        state = "stopped"   # its trainer died unseen (no lock held on its folder): offer Continue
     active = state in ACTIVE_STATES and owned
     paused = mgr.pause_requested(run_id) if owned else state == "paused"
     c = st.columns(4)
@@ -146,7 +153,10 @@ def progress(run_id: str, status: dict, snap) -> None:
     if state in ("running", "paused") and total:
         rate = snap.steps_per_sec
         parts = [f"Epoch {min(step // spe + 1, epochs)}/{epochs}", f"step {step:,}/{total:,}"]
-        if state == "paused" or mgr.pause_requested(run_id):
+        waiting = mgr.queue_position(run_id)   # resumed after lending its slot to the queue
+        if waiting:
+            parts.append(f"waiting for a free slot: number {waiting} in the queue")
+        elif state == "paused" or mgr.pause_requested(run_id):
             parts.append("paused")
         elif rate:
             parts += [f"{rate * batch:,.0f} images/s", f"about {_duration((total - step) / rate)} left"]
