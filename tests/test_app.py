@@ -269,7 +269,7 @@ def test_start_on_a_runs_folder_that_refuses_writes_says_what_to_do_in_one_line(
     at = app("views/train.py")
     at.button(key="train.start").click().run()
     assert not at.exception, at.exception
-    errors = [e.value for e in at.sidebar.get("error")]
+    errors = [shown(e.value) for e in at.sidebar.get("error")]
     assert len(errors) == 1 and "\n" not in errors[0] and f"cannot write {root}/" in errors[0], errors
     assert "GAN_EXPLORER_RUNS" in errors[0]
     assert [p for p in root.iterdir() if p != filler] == [], "a run folder was left behind"
