@@ -116,9 +116,9 @@ def test_train_runs_to_the_end_with_live_charts_samples_and_downloads(folders):
     x = array(losses["d_loss"]["x"])
     assert len(x) == 60 and x[-1] == pytest.approx(2.0)
     assert np.all(np.isfinite(array(losses["g_loss"]["y"])))
-    assert np.allclose(array(losses["d_loss, epoch mean"]["x"]), [1.0, 2.0])
+    assert np.allclose(array(losses["d_loss.epoch_mean"]["x"]), [1.0, 2.0])
     verdicts = chart(at, "train.chart.verdicts")
-    dx = array(verdicts["D(x): real"]["y"])
+    dx = array(verdicts["d_x"]["y"])
     assert len(dx) == 60 and np.all((dx >= 0) & (dx <= 1))
 
     # Sixteen samples with D's score under each; the look-back slider offers both epochs.
@@ -332,7 +332,7 @@ def test_a_book_length_run_is_drawn_with_capped_points():
         lines = [t for t in fig.data if t.mode == "lines"]
         assert len(lines) == 2 and all(len(t.x) <= charts.MAX_POINTS for t in lines)
         assert all(t.x[-1] == 500.0 for t in lines), "the newest step must be drawn"
-    g_loss = next(t for t in charts.loss_figure(snap, spe).data if t.name == "g_loss")
+    g_loss = next(t for t in charts.loss_figure(snap, spe).data if t.meta == "g_loss")
     assert g_loss.y[-1] == pytest.approx(1.0, abs=0.01) and g_loss.y[0] > 4.9
 
 
@@ -402,7 +402,7 @@ def test_interpolate_shows_both_walks_with_shared_endpoints(with_model):
     # Endpoint A from the Latent page's z instead of a seed changes where the walks start.
     at.slider(key="interp.frame").set_value(1).run()
     start = scrubbed()[1]
-    at.radio(key="interp.A.src").set_value("Latent page").run()
+    at.radio(key="interp.A.src").set_value("latent").run()
     assert scrubbed()[1] != start
 
 
