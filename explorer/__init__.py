@@ -14,4 +14,5 @@ the pages share:
     evaluations.py       the Quality page's numbers, computed once per server
     charts.py            every Plotly figure
     env.py               settings from GAN_EXPLORER_* environment variables
+    i18n.py              t(): every text in the reader's language (catalogs in locale/)
 """

@@ -22,6 +22,7 @@ import torch  # noqa: E402
 
 from explorer import charts, resources  # noqa: E402,F401  (charts: plotly imported before the freeze below)
 from explorer.env import EnvError  # noqa: E402
+from explorer.i18n import language_switch, remember_language, t  # noqa: E402
 from explorer.plain import plain  # noqa: E402
 
 # The server decodes one z (or a few dozen) at a time: a second intra-op thread only adds
@@ -33,6 +34,7 @@ st.set_page_config(page_title="GAN Explorer", page_icon=":material/checkroom:", 
 # Images are sent at whole-number enlargements; should the browser still rescale one (a narrow
 # window), keep G's pixels square rather than smoothed.
 st.html("<style>[data-testid=stImage] img {image-rendering: pixelated;}</style>")
+remember_language()   # before anything is said: the URL's ?lang, kept across pages (explorer/i18n.py)
 
 # The default page lives at "/" (st.navigation ignores its url_path), so it must not change with
 # what is installed: links to /train and /interpolate keep working. Without a model the Latent
@@ -40,15 +42,17 @@ st.html("<style>[data-testid=stImage] img {image-rendering: pixelated;}</style>"
 try:
     resources.manager()  # reads the GAN_EXPLORER_* settings: a bad one stops here, said in one line
 except EnvError as e:
-    st.error(f"GAN Explorer cannot start: {plain(e)}")
+    st.error(t("GAN Explorer cannot start: {reason}", reason=plain(e)))
     st.stop()
 
+language_switch()
+# Titles are translated; URL paths are not, so a link works in every language.
 page = st.navigation([
-    st.Page("views/latent.py", title="Latent space", icon=":material/tune:", default=True),
-    st.Page("views/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page("views/interpolate.py", title="Interpolate", icon=":material/linear_scale:", url_path="interpolate"),
-    st.Page("views/timeline.py", title="Timeline", icon=":material/timeline:", url_path="timeline"),
-    st.Page("views/quality.py", title="Quality", icon=":material/analytics:", url_path="quality"),
+    st.Page("views/latent.py", title=t("Latent space"), icon=":material/tune:", default=True),
+    st.Page("views/train.py", title=t("Train"), icon=":material/model_training:", url_path="train"),
+    st.Page("views/interpolate.py", title=t("Interpolate"), icon=":material/linear_scale:", url_path="interpolate"),
+    st.Page("views/timeline.py", title=t("Timeline"), icon=":material/timeline:", url_path="timeline"),
+    st.Page("views/quality.py", title=t("Quality"), icon=":material/analytics:", url_path="quality"),
 ])
 page.run()
 

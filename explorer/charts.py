@@ -3,6 +3,9 @@
 Per-step values are noisy, so each is drawn faint (while there are few) under a
 trailing moving average, with the epoch means as dots. Traces are capped at
 MAX_POINTS so a 500-epoch run (300,000 steps) sends as little as a short one.
+
+Titles, axes and legend names are in the page's language; each trace also carries a stable
+key in Plotly's `meta` ("d_loss", "d_loss.epoch_mean", ...) that code and tests find it by.
 """
 from __future__ import annotations
 
@@ -11,16 +14,21 @@ import plotly.graph_objects as go
 
 from gan_core import CLASS_NAMES, COVERAGE_THRESHOLD, Evaluation
 
+from .i18n import N_, t
 from .run_curves import Curves
 
 MAX_POINTS = 1000
 # Keyed by the events' own field names (gan_core.StepEvent); the epoch means are "mean_" + the name.
 COLORS = {"d_loss": "#1f77b4", "g_loss": "#ff7f0e", "d_x": "#2ca02c", "d_g_z": "#d62728"}
-NAMES = {"d_loss": "d_loss", "g_loss": "g_loss", "d_x": "D(x): real", "d_g_z": "D(G(z)): fake"}
+NAMES = {"d_loss": N_("d_loss"), "g_loss": N_("g_loss"), "d_x": N_("D(x): real"), "d_g_z": N_("D(G(z)): fake")}
 VERDICTS, LOSSES = ("d_x", "d_g_z"), ("d_loss", "g_loss")
-# The curves a teacher can set beside the Timeline's pictures.
-CURVES = {"D's verdicts": VERDICTS, "Losses": LOSSES}
-Y_TITLES = {"D's verdicts": "D's output, epoch mean", "Losses": "BCE loss, epoch mean"}
+# The curves a teacher can set beside the Timeline's pictures: key -> (traces, name, y axis title).
+CURVES = {"verdicts": (VERDICTS, N_("D's verdicts"), N_("D's output, epoch mean")),
+          "losses": (LOSSES, N_("Losses"), N_("BCE loss, epoch mean"))}
+# Fashion-MNIST's classes as gan_core.CLASS_NAMES spells them, marked for translation (tests/test_i18n.py
+# checks the two agree).
+CLASS_LABELS = (N_("T-shirt/top"), N_("Trouser"), N_("Pullover"), N_("Dress"), N_("Coat"), N_("Sandal"), N_("Shirt"),
+                N_("Sneaker"), N_("Bag"), N_("Ankle boot"))
 
 
 def trailing_mean(y: np.ndarray, window: int) -> np.ndarray:
@@ -44,12 +52,15 @@ def _figure(snap: Curves, keys: tuple[str, str], steps_per_epoch: int, title: st
         y = snap.step_series(k)
         if n <= MAX_POINTS:
             traces.append(dict(type="scatter", x=x, y=y.astype(np.float32), mode="lines", opacity=0.25,
-                               line=dict(color=COLORS[k], width=1), legendgroup=k, showlegend=False, hoverinfo="skip"))
+                               meta=f"{k}.steps", line=dict(color=COLORS[k], width=1), legendgroup=k, showlegend=False,
+                               hoverinfo="skip"))
+        name = t(NAMES[k])
         traces.append(dict(type="scatter", x=x, y=trailing_mean(y, window)[idx].astype(np.float32), mode="lines",
-                           name=NAMES[k], line=dict(color=COLORS[k], width=2), legendgroup=k))
+                           name=name, meta=k, line=dict(color=COLORS[k], width=2), legendgroup=k))
         if len(snap.epoch_steps):
             traces.append(dict(type="scatter", x=snap.epoch_steps / steps_per_epoch, y=snap.epoch_series("mean_" + k),
-                               mode="markers", name=f"{NAMES[k]}, epoch mean", legendgroup=k, showlegend=False,
+                               mode="markers", name=t("{name}, epoch mean", name=name), meta=f"{k}.epoch_mean",
+                               legendgroup=k, showlegend=False,
                                marker=dict(color=COLORS[k], size=7, line=dict(color="white", width=1))))
     # One go.Figure from plain dicts: add_trace/update_layout validate per call, 4x slower, and
     # this runs every poll of every page watching a run.
@@ -57,67 +68,75 @@ def _figure(snap: Curves, keys: tuple[str, str], steps_per_epoch: int, title: st
         title=dict(text=title, font=dict(size=15)), height=330, uirevision=uirevision,
         margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-        xaxis=dict(title=dict(text="epoch")), yaxis=dict(title=dict(text=y_title)), **layout))
+        xaxis=dict(title=dict(text=t("epoch"))), yaxis=dict(title=dict(text=y_title)), **layout))
 
 
 def loss_figure(snap: Curves, steps_per_epoch: int, uirevision: str = "") -> go.Figure:
     """d_loss and g_loss against epochs."""
-    return _figure(snap, LOSSES, steps_per_epoch, "Losses", "BCE loss", uirevision)
+    return _figure(snap, LOSSES, steps_per_epoch, t("Losses"), t("BCE loss"), uirevision)
 
 
 def verdict_figure(snap: Curves, steps_per_epoch: int, uirevision: str = "") -> go.Figure:
     """D's mean output on real and on generated images, with the 0.5 line where D cannot tell them apart."""
     half = dict(type="line", xref="paper", x0=0, x1=1, y0=0.5, y1=0.5, line=dict(color="grey", dash="dash", width=1))
     note = dict(xref="paper", x=1, y=0.5, yanchor="top", xanchor="right", showarrow=False,
-                text="0.5: D cannot tell", font=dict(color="grey", size=11))
-    fig = _figure(snap, VERDICTS, steps_per_epoch, "D's verdicts", "D's output", uirevision,
+                text=t("0.5: D cannot tell"), font=dict(color="grey", size=11))
+    fig = _figure(snap, VERDICTS, steps_per_epoch, t("D's verdicts"), t("D's output"), uirevision,
                   shapes=[half], annotations=[note])
     fig.layout.yaxis.range = [0, 1.02]
     return fig
 
 
 def history_figure(history: dict[str, list[float]], curves: str, epoch: int) -> go.Figure:
-    """The run's per-epoch curves against epochs trained (log scale, as snapshots are spaced), the chosen epoch marked."""
+    """The run's per-epoch curves (a key of CURVES) against epochs trained (log scale, as snapshots are spaced),
+    the chosen epoch marked."""
     # history["epoch"] counts from 0, as the book's printout does: row e is the (e+1)-th epoch, so
     # a snapshot saved after E epochs sits at x = E.
     x = np.asarray(history["epoch"], dtype=float) + 1
     at = np.flatnonzero(x == epoch)
     fig = go.Figure()
-    lo, hi = (0.0, 1.0) if curves == "D's verdicts" else (np.inf, -np.inf)
-    for short in CURVES[curves]:
+    keys, _, y_title = CURVES[curves]
+    lo, hi = (0.0, 1.0) if curves == "verdicts" else (np.inf, -np.inf)
+    for short in keys:
         # Epoch means are steadier than the book's one-batch printout, which older histories fall back on.
         name = next((n for n in ("mean_" + short, short) if n in history), None)
         if name is None:
             continue
         y = np.asarray(history[name], dtype=np.float32)
         lo, hi = min(lo, float(np.nanmin(y))), max(hi, float(np.nanmax(y)))
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=NAMES[short], line=dict(color=COLORS[short], width=2)))
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=t(NAMES[short]), meta=short,
+                                 line=dict(color=COLORS[short], width=2)))
         if len(at):
-            fig.add_trace(go.Scatter(x=x[at], y=y[at], mode="markers", name=f"{NAMES[short]} at epoch {epoch}",
+            fig.add_trace(go.Scatter(x=x[at], y=y[at], mode="markers", meta=f"{short}.at_epoch",
+                                     name=t("{name} at epoch {epoch}", name=t(NAMES[short]), epoch=epoch),
                                      showlegend=False, marker=dict(color=COLORS[short], size=11, line=dict(color="white", width=2))))
     if np.isfinite(lo):
         # A trace rather than add_vline: shapes on a log axis take log10(x), traces take x itself.
-        fig.add_trace(go.Scatter(x=[epoch, epoch], y=[lo, hi], mode="lines", name="chosen epoch", showlegend=False,
+        fig.add_trace(go.Scatter(x=[epoch, epoch], y=[lo, hi], mode="lines", name=t("chosen epoch"),
+                                 meta="chosen_epoch", showlegend=False,
                                  line=dict(color="grey", width=1, dash="dot"), hoverinfo="skip"))
-    if curves == "D's verdicts":
+    if curves == "verdicts":
         fig.add_hline(y=0.5, line=dict(color="grey", dash="dash", width=1))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-                      xaxis=dict(title="epochs trained", type="log"), yaxis_title=Y_TITLES[curves])
+                      xaxis=dict(title=t("epochs trained"), type="log"), yaxis_title=t(y_title))
     return fig
 
 
 def class_figure(gen: Evaluation, floor: Evaluation) -> go.Figure:
     """Which classes the samples are taken for, beside real images judged the same way and the true label mix."""
-    names = list(CLASS_NAMES[:len(gen.class_fractions)])
+    names = [t(n) for n in CLASS_NAMES[:len(gen.class_fractions)]]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=names, y=gen.class_fractions, name="this model's samples", marker_color="#1f77b4"))
-    fig.add_trace(go.Bar(x=names, y=floor.class_fractions, name="real images, same classifier", marker_color="#bbbbbb"))
-    fig.add_trace(go.Scatter(x=names, y=gen.real_class_mix, name="real mix (true labels)", mode="markers",
+    fig.add_trace(go.Bar(x=names, y=gen.class_fractions, name=t("this model's samples"), meta="samples",
+                         marker_color="#1f77b4"))
+    fig.add_trace(go.Bar(x=names, y=floor.class_fractions, name=t("real images, same classifier"), meta="real",
+                         marker_color="#bbbbbb"))
+    fig.add_trace(go.Scatter(x=names, y=gen.real_class_mix, name=t("real mix (true labels)"), meta="real_mix",
+                             mode="markers",
                              marker=dict(symbol="line-ew", size=26, line=dict(width=3, color="#d62728"))))
     fig.add_hline(y=COVERAGE_THRESHOLD, line=dict(color="grey", dash="dot", width=1),
                   annotation_text=f"{COVERAGE_THRESHOLD:.0%}", annotation_position="top right")
     fig.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-                      yaxis=dict(title="fraction of images", tickformat=".0%"))
+                      yaxis=dict(title=t("fraction of images"), tickformat=".0%"))
     return fig

@@ -23,6 +23,7 @@ from gan_core import (to_uint8, DEFAULT_CLASSIFIER_PATH, DataNotFoundError, Eval
                       real_reference, z_from_seed)
 
 from . import env
+from .i18n import t
 
 N_CHOICES = (500, 1000, 2000, 5000, 10_000)   # the CLI scores 10,000; 2,000 is the page's default, quick in class
 DEFAULT_N = 2000
@@ -47,7 +48,7 @@ class Judge:
     version: tuple[str, int]    # (path, mtime_ns)
 
 
-@st.cache_resource(show_spinner="Loading Fashion-MNIST…")
+@st.cache_resource(show_spinner=False)   # the page shows a spinner in its own language
 def real_data() -> RealData | str:
     """The data set, or why it was not found; the failure is kept too, since looking may probe the network."""
     try:
@@ -119,12 +120,12 @@ def evaluate(G: nn.Module, n: int, seed: int, data: RealData, clf: Judge,
     gen = _evaluation_box(f"generator {weights_digest(G)}", clf.version, n, seed)
     floor = _evaluation_box("real floor", clf.version, n, seed)
     stages = [
-        (ref, "Measuring the real data (once for every model)",
+        (ref, t("Measuring the real data (once for every model)"),
          lambda p: real_reference(clf.model, data.train, data.test, data.test_labels, seed=seed, progress=p)),
-        (gen, "Scoring this model's samples",
+        (gen, t("Scoring this model's samples"),
          lambda p: evaluate_generator(G, clf.model, data.train, data.test, n=n, seed=seed, progress=p,
                                       reference=ref.value)),
-        (floor, "Scoring real training images the same way",
+        (floor, t("Scoring real training images the same way"),
          lambda p: evaluate_real_floor(clf.model, data.train, data.test, n=n, seed=seed, progress=p,
                                        reference=ref.value)),
     ]
@@ -132,7 +133,7 @@ def evaluate(G: nn.Module, n: int, seed: int, data: RealData, clf: Judge,
     if pending and ref.value is None:   # the reference only matters for what is still to score
         pending.insert(0, stages[0])
     for i, (box, what, compute) in enumerate(pending):
-        # Each stage fills its share of one bar; the library reports fractions of its own work.
+        # Each stage fills its share of one bar; the library reports fractions of its own work, in English.
         box.get(lambda: compute(lambda f, msg: progress((i + f) / len(pending), f"{what}: {msg}")))
     return gen.value, floor.value
 
@@ -143,14 +144,16 @@ def number_rows(gen: Evaluation, floor: Evaluation) -> list[tuple[str, str, str,
     """(name, this model, real data, what it means) for the headline numbers."""
     C = len(gen.class_fractions)
     return [
-        ("Frechet distance", f"{gen.frechet_distance:.2f}", f"{floor.frechet_distance:.2f}",
-         "How far the classifier's features of the samples lie from those of real test images. Lower is better."),
-        ("Classes present", f"{gen.classes_present}/{C}", f"{floor.classes_present}/{C}",
-         f"Classes that at least {gen.coverage_threshold:.0%} of samples look like. A missing class is mode collapse."),
-        ("Class-mix KL", f"{gen.class_kl:.3f}", f"{floor.class_kl:.3f}",
-         "How far the mix of classes is from the real mix, in nats. 0: every class in its real share."),
-        ("Classifier score", f"{gen.classifier_score:.2f}", f"{floor.classifier_score:.2f}",
-         f"The Inception score's recipe, 1 to {C}: high when each sample is clearly one class and all are used."),
+        (t("Frechet distance"), f"{gen.frechet_distance:.2f}", f"{floor.frechet_distance:.2f}",
+         t("How far the classifier's features of the samples lie from those of real test images. Lower is better.")),
+        (t("Classes present"), f"{gen.classes_present}/{C}", f"{floor.classes_present}/{C}",
+         t("Classes that at least {share:.0%} of samples look like. A missing class is mode collapse.",
+           share=gen.coverage_threshold)),
+        (t("Class-mix KL"), f"{gen.class_kl:.3f}", f"{floor.class_kl:.3f}",
+         t("How far the mix of classes is from the real mix, in nats. 0: every class in its real share.")),
+        (t("Classifier score"), f"{gen.classifier_score:.2f}", f"{floor.classifier_score:.2f}",
+         t("The Inception score's recipe, 1 to {classes}: high when each sample is clearly one class and all are used.",
+           classes=C)),
     ]
 
 

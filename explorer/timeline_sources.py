@@ -14,6 +14,8 @@ from torch import nn
 
 from gan_core import CheckpointError, GANConfig, RunFolder, load_checkpoint
 
+from .i18n import t
+
 SUFFIX = "-snapshots"
 
 
@@ -22,7 +24,7 @@ class SnapshotSource:
     """One run's snapshots: the files, and the file whose history gives the run's curves."""
 
     key: str                      # "checkpoints:NAME-snapshots" or "run:RUN_ID"
-    label: str
+    label: str                    # in the page's language
     paths: tuple[Path, ...]
     history_path: Path | None     # the run's full checkpoint; None: use the latest snapshot's history
 
@@ -49,7 +51,7 @@ def snapshot_sources(checkpoints: Path, runs: list[RunFolder]) -> list[SnapshotS
     for run in runs:
         epochs = run.snapshot_epochs()
         if epochs:
-            found.append(SnapshotSource(f"run:{run.name}", f"run {run.name}",
+            found.append(SnapshotSource(f"run:{run.name}", t("run {name}", name=run.name),
                                         tuple(run.snapshot_path(e) for e in epochs),
                                         run.checkpoint if run.checkpoint.is_file() else None))
     return found

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up GAN Explorer on a fresh Debian/Ubuntu machine with Python 3.11:
-#   system packages (Fashion-MNIST; Chromium with --browser, for the browser tests),
+#   system packages (Fashion-MNIST; with --browser, Chromium for the browser tests and a Korean font,
+#   so that screenshots of Korean pages show Hangul rather than empty boxes),
 #   a virtualenv in .venv with the pinned requirements and the project installed.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
@@ -12,6 +13,7 @@ want_browser=0
 apt_pkgs=()
 [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] || apt_pkgs+=(dataset-fashion-mnist)
 [[ $want_browser == 1 && ! -x /usr/bin/chromium ]] && apt_pkgs+=(chromium)
+[[ $want_browser == 1 && ! -d /usr/share/fonts/truetype/nanum ]] && apt_pkgs+=(fonts-nanum)
 if ((${#apt_pkgs[@]})); then
   if command -v apt-get >/dev/null; then
     sudo=""; [[ $(id -u) == 0 ]] || sudo="sudo"

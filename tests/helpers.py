@@ -270,10 +270,11 @@ def array(v):
 
 
 def chart(at, key: str) -> dict[str, dict]:
-    """The traces of the Plotly chart with this key, by name."""
+    """The traces of the Plotly chart with this key, by their stable key (Plotly's `meta`, set in explorer/charts.py:
+    "d_loss", "d_x.at_epoch", ...), which stays the same whatever language the names are in."""
     import json
     spec = json.loads(at.get_by_key(key).proto.spec)
-    return {t.get("name", f"unnamed {i}"): t for i, t in enumerate(spec["data"])}
+    return {t.get("meta", f"unnamed {i}"): t for i, t in enumerate(spec["data"])}
 
 
 def images(at) -> dict[str, str]:

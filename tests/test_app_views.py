@@ -57,8 +57,8 @@ def test_timeline_draws_one_z_at_every_book_snapshot(clean):
     assert any(u.endswith(".gif") for u in images(at).values())
     # The curves come from book.pt's 500-epoch history, with the chosen snapshot marked.
     curves = chart(at, "timeline.chart")
-    assert len(array(curves["D(x): real"]["x"])) == 500
-    assert array(curves["D(x): real at epoch 1"]["x"]).tolist() == [1]
+    assert len(array(curves["d_x"]["x"])) == 500
+    assert array(curves["d_x.at_epoch"]["x"]).tolist() == [1]
 
     at.number_input(key="timeline.seed").set_value(7).run()
     seed7 = row(at)
@@ -66,7 +66,7 @@ def test_timeline_draws_one_z_at_every_book_snapshot(clean):
 
     # The Latent page's z, when it is seed 7's, draws exactly seed 7's pictures.
     at.session_state["latent.z"] = z_from_seed(7, 1, 64)[0].tolist()
-    at.radio(key="timeline.z_src").set_value("Latent page").run()
+    at.radio(key="timeline.z_src").set_value("latent").run()
     assert "sliders on the Latent space page" in texts(at, "caption")
     assert row(at) == seed7
 
@@ -82,11 +82,11 @@ def test_scrubbing_moves_the_big_picture_and_the_marker(clean):
     at.select_slider(key="timeline.epoch").set_value(100).run()
     caption, url = big()
     assert caption == "G(z) after epoch 100" and url != first
-    dx = chart(at, "timeline.chart")["D(x): real at epoch 100"]
+    dx = chart(at, "timeline.chart")["d_x.at_epoch"]
     # Marked on the curve: D(x)'s mean over the 100th epoch, from the checkpoint's history.
     assert array(dx["y"])[0] == pytest.approx(load_checkpoint(BOOK).history["mean_d_x"][99], abs=1e-6)
 
-    at.segmented_control(key="timeline.curves").set_value("Losses").run()
+    at.segmented_control(key="timeline.curves").set_value("losses").run()
     assert {"d_loss", "g_loss"} <= set(chart(at, "timeline.chart"))
     assert big()[0] == "G(z) after epoch 100"
 
@@ -125,10 +125,10 @@ def test_quality_scores_the_book_model_beside_the_real_floor(small_data, tmp_pat
     assert "Real data: **" in texts(at, "caption")
 
     bars = chart(at, "quality.chart.classes")
-    ours = bars["this model's samples"]
+    ours = bars["samples"]
     assert list(ours["x"]) == list(CLASS_NAMES)
     assert array(ours["y"]).sum() == pytest.approx(1.0)
-    assert len(array(bars["real mix (true labels)"]["y"])) == 10
+    assert len(array(bars["real_mix"]["y"])) == 10
 
     # The page's numbers are the library's, for the same n and seed.
     data, clf = evaluations.real_data(), evaluations.judge(str(evaluations.classifier_path()),

@@ -61,10 +61,10 @@ def shown_step(page) -> int:
 
 
 def plotted_steps(page) -> int:
-    """How many points the loss chart's smoothed d_loss line holds, read from Plotly's own data."""
+    """How many points the loss chart's smoothed d_loss line (found by its `meta`) holds, from Plotly's own data."""
     return page.evaluate("""() => {
         const plot = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');
-        const trace = plot && plot._fullData && plot._fullData.find(t => t.name === 'd_loss');
+        const trace = plot && plot._fullData && plot._fullData.find(t => t.meta === 'd_loss');
         return trace ? trace._length : 0; }""")  # _fullData: the traces as Plotly decoded them
 
 

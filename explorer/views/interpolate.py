@@ -8,8 +8,10 @@ import torch
 
 from gan_core import d_scores, decode, gif_bytes, grid, interpolate, png_bytes, upscale, z_from_seed
 from explorer import model_picker
+from explorer.i18n import N_, t
 
-MODES = {"lerp": "Linear (lerp)", "slerp": "Spherical (slerp)"}
+MODES = {"lerp": N_("Linear (lerp)"), "slerp": N_("Spherical (slerp)")}
+SOURCES = {"seed": N_("Seed"), "latent": N_("Latent page")}   # where an endpoint's z comes from
 GIF_SCALE = 6        # 28 px frames at 168 px
 FRAME_SCALE = 8      # the scrubbed frame at 224 px
 STRIP_WIDTH = 900    # strips get the largest whole-pixel scale that fits this many pixels (a laptop's page)
@@ -21,21 +23,22 @@ def _randomise(name: str) -> None:
 
 def endpoint(name: str, default_seed: int, dim: int) -> torch.Tensor:
     """One end of the walk: a seed's z (typed or random), or the Latent page's current z; (dim,)."""
-    st.session_state.setdefault(f"interp.{name}.src", "Seed")
+    st.session_state.setdefault(f"interp.{name}.src", "seed")
     st.session_state.setdefault(f"interp.{name}.seed", default_seed)
     st.markdown(f"**{name}**")
-    src = st.radio(f"{name} from", ["Seed", "Latent page"], key=f"interp.{name}.src", horizontal=True,
-                   label_visibility="collapsed", persist_state="session")
-    if src == "Latent page":
+    shown = {k: t(v) for k, v in SOURCES.items()}   # translated here: format_func may be called outside this run
+    src = st.radio(t("{end} from", end=name), list(SOURCES), format_func=shown.__getitem__,
+                   key=f"interp.{name}.src", horizontal=True, label_visibility="collapsed", persist_state="session")
+    if src == "latent":
         z = st.session_state.get("latent.z")
         if z is not None and len(z) == dim:
-            st.caption("The z set by the sliders on the Latent space page.")
+            st.caption(t("The z set by the sliders on the Latent space page."))
             return torch.tensor(z)
-        st.caption("The Latent space page has not been opened yet: using its starting z (seed 0).")
+        st.caption(t("The Latent space page has not been opened yet: using its starting z (seed 0)."))
         return z_from_seed(0, 1, dim)[0]
     c = st.columns([3, 1], vertical_alignment="bottom")
-    seed = c[0].number_input("Seed", 0, 2**31 - 1, key=f"interp.{name}.seed", persist_state="session")
-    c[1].button("Random", icon=":material/casino:", key=f"interp.{name}.random", on_click=_randomise, args=(name,),
+    seed = c[0].number_input(t("Seed"), 0, 2**31 - 1, key=f"interp.{name}.seed", persist_state="session")
+    c[1].button(t("Random"), icon=":material/casino:", key=f"interp.{name}.random", on_click=_randomise, args=(name,),
                 width="stretch")
     return z_from_seed(int(seed), 1, dim)[0]
 
@@ -44,30 +47,30 @@ def endpoint(name: str, default_seed: int, dim: int) -> torch.Tensor:
 def scrubber(frames: dict, scores: dict | None) -> None:
     """One slider over the frames; both walks' frame shown large, so they can be compared step by step."""
     n = len(frames["lerp"])
-    i = st.slider("Frame", 1, n, n // 2 + 1, key="interp.frame",
-                  help="Starts at the middle, where the two walks differ most.") - 1
+    i = st.slider(t("Frame"), 1, n, n // 2 + 1, key="interp.frame",
+                  help=t("Starts at the middle, where the two walks differ most.")) - 1
     for col, mode in zip(st.columns(2), MODES):
         verdict = f" · D = {scores[mode][i]:.2f}" if scores else ""
-        col.image(upscale(frames[mode][i], FRAME_SCALE), caption=f"{MODES[mode]}, frame {i + 1}/{n}{verdict}",
-                  output_format="PNG")
+        caption = t("{mode}, frame {frame}/{frames}", mode=t(MODES[mode]), frame=i + 1, frames=n)
+        col.image(upscale(frames[mode][i], FRAME_SCALE), caption=caption + verdict, output_format="PNG")
 
 
-st.title("Interpolate")
+st.title(t("Interpolate"))
 model = model_picker.pick_model()
 if model is None:
     model_picker.no_model_prompt()
     st.stop()
 
 dim = model.config.latent_dim
-st.caption(f"z is drawn from N(0, I) in {dim} dimensions, so it nearly always lies close to a sphere of radius "
-           f"√{dim} ≈ {dim ** 0.5:.0f}. A straight line between two such points cuts inside the sphere, where G "
-           "was rarely trained; the spherical path stays on it.")
+st.caption(t("z is drawn from N(0, I) in {dim} dimensions, so it nearly always lies close to a sphere of radius "
+             "√{dim} ≈ {radius:.0f}. A straight line between two such points cuts inside the sphere, where G "
+             "was rarely trained; the spherical path stays on it.", dim=dim, radius=dim ** 0.5))
 left, right = st.columns(2)
 with left:
     a = endpoint("A", 1, dim)
 with right:
     b = endpoint("B", 2, dim)
-n = st.slider("Frames", 3, 32, 10, key="interp.frames", persist_state="session")
+n = st.slider(t("Frames"), 3, 32, 10, key="interp.frames", persist_state="session")
 
 frames = {mode: decode(model.G, interpolate(a, b, n, mode), model.config.image_size) for mode in MODES}  # (n, 28, 28)
 scores = {mode: d_scores(model.D, f) for mode, f in frames.items()} if model.D is not None else None
@@ -76,16 +79,17 @@ strips = {mode: png_bytes(grid(f, ncols=n, scale=strip_scale)) for mode, f in fr
 
 for col, mode in zip(st.columns(2), MODES):
     with col:
-        st.subheader(MODES[mode])
+        st.subheader(t(MODES[mode]))
         gif = gif_bytes(upscale(frames[mode], GIF_SCALE), frame_ms=120)
-        st.image(gif, caption="Plays there and back, endlessly")  # auto keeps a GIF a GIF
+        st.image(gif, caption=t("Plays there and back, endlessly"))  # auto keeps a GIF a GIF
         d = st.columns(2)
         d[0].download_button("GIF", gif, file_name=f"walk-{mode}.gif", mime="image/gif", on_click="ignore",
                              icon=":material/download:", key=f"interp.dl.gif.{mode}", width="stretch")
-        d[1].download_button("PNG strip", strips[mode], file_name=f"walk-{mode}.png", mime="image/png", on_click="ignore",
-                             icon=":material/download:", key=f"interp.dl.png.{mode}", width="stretch")
+        d[1].download_button(t("PNG strip"), strips[mode], file_name=f"walk-{mode}.png", mime="image/png",
+                             on_click="ignore", icon=":material/download:", key=f"interp.dl.png.{mode}",
+                             width="stretch")
 
-st.subheader("Frame by frame")
+st.subheader(t("Frame by frame"))
 scrubber(frames, scores)
 for mode in MODES:
-    st.image(strips[mode], caption=f"{MODES[mode]}: A → B", output_format="PNG")
+    st.image(strips[mode], caption=t("{mode}: A → B", mode=t(MODES[mode])), output_format="PNG")

@@ -14,6 +14,7 @@ import torch
 
 from gan_core import decode, gif_bytes, png_bytes, upscale, z_from_seed
 from explorer import env, resources
+from explorer.i18n import N_, t
 from explorer.plain import plain
 from explorer.charts import CURVES, history_figure
 from explorer.timeline_sources import load_history, load_snapshots, snapshot_sources
@@ -23,6 +24,7 @@ ROW_COLUMNS = 12     # the shipped book has 12 snapshots: one row
 BIG_SCALE = 10       # the scrubbed epoch at 280 px
 GIF_SCALE = 8
 GIF_FRAME_MS = 500   # slow enough to read each epoch's picture
+Z_SOURCES = {"seed": N_("Seed"), "latent": N_("Latent page")}   # where the z comes from
 
 
 def _randomise() -> None:
@@ -38,34 +40,37 @@ def choose_source():
     if st.session_state.get("timeline.source") not in by_key:
         st.session_state["timeline.source"] = next(iter(by_key))
     with st.sidebar:
-        st.header("Snapshots")
-        key = st.selectbox("Snapshots of", list(by_key), format_func=lambda k: by_key[k].label, key="timeline.source",
-                           persist_state="session", help="Runs started on the Train page keep G at log-spaced epochs (1, 2, 3, 5, 10, 20, ...); "
-                           "command-line runs do with --snapshot-epochs.")
+        st.header(t("Snapshots"))
+        key = st.selectbox(t("Snapshots of"), list(by_key), format_func=lambda k: by_key[k].label,
+                           key="timeline.source", persist_state="session",
+                           help=t("Runs started on the Train page keep G at log-spaced epochs (1, 2, 3, 5, 10, 20, "
+                                  "...); command-line runs do with `--snapshot-epochs`."))
     return by_key[key]
 
 
 def choose_z(dim: int) -> torch.Tensor:
     """z from a seed, or the Latent page's sliders; (dim,)."""
-    st.session_state.setdefault("timeline.z_src", "Seed")
+    st.session_state.setdefault("timeline.z_src", "seed")
     st.session_state.setdefault("timeline.seed", 0)
     c = st.columns([2, 3, 1], vertical_alignment="bottom")
-    src = c[0].radio("z from", ["Seed", "Latent page"], key="timeline.z_src", horizontal=True, persist_state="session")
-    if src == "Latent page":
+    shown = {k: t(v) for k, v in Z_SOURCES.items()}   # translated here: format_func may be called outside this run
+    src = c[0].radio(t("z from"), list(Z_SOURCES), format_func=shown.__getitem__, key="timeline.z_src",
+                     horizontal=True, persist_state="session")
+    if src == "latent":
         z = st.session_state.get("latent.z")
         if z is not None and len(z) == dim:
-            c[1].caption("The z set by the sliders on the Latent space page.")
+            c[1].caption(t("The z set by the sliders on the Latent space page."))
             return torch.tensor(z)
-        c[1].caption("The Latent space page has no z of this size yet: using its starting z (seed 0).")
+        c[1].caption(t("The Latent space page has no z of this size yet: using its starting z (seed 0)."))
         return z_from_seed(0, 1, dim)[0]
-    seed = c[1].number_input("Seed", 0, 2**31 - 1, key="timeline.seed", persist_state="session",
-                             help="The z that this seed draws; the same as on the Latent page.")
-    c[2].button("Random", icon=":material/casino:", key="timeline.random", on_click=_randomise, width="stretch")
+    seed = c[1].number_input(t("Seed"), 0, 2**31 - 1, key="timeline.seed", persist_state="session",
+                             help=t("The z that this seed draws; the same as on the Latent page."))
+    c[2].button(t("Random"), icon=":material/casino:", key="timeline.random", on_click=_randomise, width="stretch")
     return z_from_seed(int(seed), 1, dim)[0]
 
 
 def side_by_side(epochs: list[int], frames: np.ndarray) -> None:
-    st.caption("Each picture is labelled with the epochs G had trained when it was saved.")
+    st.caption(t("Each picture is labelled with the epochs G had trained when it was saved."))
     for start in range(0, len(epochs), ROW_COLUMNS):
         # Bare numbers: "epoch 100" would wrap under a 12th of the page.
         for col, e, f in zip(st.columns(ROW_COLUMNS), epochs[start:], frames[start:start + ROW_COLUMNS]):
@@ -77,35 +82,37 @@ def scrubber(epochs: list[int], frames: np.ndarray, history: dict) -> None:
     """One epoch at a time, large, with the run's curves marked at it: only this part reruns while scrubbing."""
     if st.session_state.get("timeline.epoch") not in epochs:
         st.session_state["timeline.epoch"] = epochs[0]   # a new source: start at its first snapshot
-    epoch = st.select_slider("Epoch", epochs, key="timeline.epoch", format_func=lambda e: f"{e:,}",
-                             help="Drag, or focus the slider and use the arrow keys.")
+    epoch = st.select_slider(t("Epoch"), epochs, key="timeline.epoch", format_func=lambda e: f"{e:,}",
+                             help=t("Drag, or focus the slider and use the arrow keys."))
     left, right = st.columns([1, 2], vertical_alignment="center")
-    left.image(png_bytes(upscale(frames[epochs.index(epoch)], BIG_SCALE)), caption=f"G(z) after epoch {epoch}",
-               output_format="PNG")
+    left.image(png_bytes(upscale(frames[epochs.index(epoch)], BIG_SCALE)),
+               caption=t("G(z) after epoch {epoch}", epoch=epoch), output_format="PNG")
     with right:
         if history:
             st.session_state.setdefault("timeline.curves", next(iter(CURVES)))
-            curves = st.segmented_control("Curves", list(CURVES), key="timeline.curves", required=True,
-                                          label_visibility="collapsed", persist_state="session")
+            shown = {k: t(name) for k, (_, name, _) in CURVES.items()}
+            curves = st.segmented_control(t("Curves"), list(CURVES), format_func=shown.__getitem__,
+                                          key="timeline.curves", required=True, label_visibility="collapsed",
+                                          persist_state="session")
             st.plotly_chart(history_figure(history, curves, epoch), key="timeline.chart", width="stretch")
         else:
-            st.caption("This run's files hold no per-epoch history to plot.")
+            st.caption(t("This run's files hold no per-epoch history to plot."))
 
 
-st.title("Timeline")
-st.caption("Pick one z and see how the generator drew it after each snapshot epoch: the same input, "
-           "a generator further along in training.")
+st.title(t("Timeline"))
+st.caption(t("Pick one z and see how the generator drew it after each snapshot epoch: the same input, "
+             "a generator further along in training."))
 source = choose_source()
 if source is None:
-    st.info("**No snapshots to show.** Snapshots are generators saved at chosen epochs of a run. The project ships "
-            "the book model's in `checkpoints/book-snapshots/`; to keep your own, train with "
-            "`python -m gan_core.train --out runs/NAME --snapshot-epochs 1,2,5,10,20,50`.")
+    st.info(t("**No snapshots to show.** Snapshots are generators saved at chosen epochs of a run. The project ships "
+              "the book model's in `checkpoints/book-snapshots/`; to keep your own, train with "
+              "`python -m gan_core.train --out runs/NAME --snapshot-epochs 1,2,5,10,20,50`."))
     st.stop()
 snaps, problems = load_snapshots(source)
 if problems:
-    st.caption("Skipped, unreadable: " + plain("; ".join(problems)))
+    st.caption(t("Skipped, unreadable: {files}", files=plain("; ".join(problems))))
 if not snaps:
-    st.warning("None of this run's snapshot files could be read.")
+    st.warning(t("None of this run's snapshot files could be read."))
     st.stop()
 
 dim = snaps[0].config.latent_dim
@@ -113,15 +120,15 @@ z = choose_z(dim)
 epochs = [s.epoch for s in snaps]
 frames = np.concatenate([decode(s.G, z[None], s.config.image_size) for s in snaps])   # (n, 28, 28) uint8
 
-st.subheader("Side by side")
+st.subheader(t("Side by side"))
 side_by_side(epochs, frames)
 
-st.subheader("Epoch by epoch")
+st.subheader(t("Epoch by epoch"))
 left, right = st.columns([3, 1])
 with left:
     scrubber(epochs, frames, load_history(source))
 with right:
     gif = gif_bytes(upscale(frames, GIF_SCALE), frame_ms=GIF_FRAME_MS, boomerang=False)
-    st.image(gif, caption=f"Epochs {epochs[0]:,} to {epochs[-1]:,}, looping")   # auto keeps a GIF a GIF
+    st.image(gif, caption=t("Epochs {first:,} to {last:,}, looping", first=epochs[0], last=epochs[-1]))  # auto: a GIF
     st.download_button("GIF", gif, file_name="gan-explorer-timeline.gif", mime="image/gif", on_click="ignore",
                        icon=":material/download:", key="timeline.dl.gif", width="stretch")
