@@ -119,8 +119,19 @@ def history_figure(history: dict[str, list[float]], curves: str, epoch: int) -> 
         fig.add_hline(y=0.5, line=dict(color="grey", dash="dash", width=1))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-                      xaxis=dict(title=t("epochs trained"), type="log"), yaxis_title=t(y_title))
+                      xaxis=dict(title=t("epochs trained"), type="log", tickvals=log_ticks(float(x.max())),
+                                 ticktext=[f"{v:,}" for v in log_ticks(float(x.max()))]),
+                      yaxis_title=t(y_title))
     return fig
+
+
+def log_ticks(top: float) -> list[int]:
+    """1, 2, 5, 10, 20, 50, ... up to top: whole labels on a log axis (Plotly's own read "1 2 5 10 2 5 100")."""
+    ticks, decade = [], 1
+    while decade <= top:
+        ticks += [m * decade for m in (1, 2, 5) if m * decade <= top]
+        decade *= 10
+    return ticks or [1]
 
 
 def class_figure(gen: Evaluation, floor: Evaluation) -> go.Figure:

@@ -7,7 +7,7 @@
     GAN_EXPLORER_PAUSED_SLOT_S
                               seconds a paused run keeps its slot before lending it to the queue (default 120)
     GAN_EXPLORER_THREADS      torch threads per training run (default 1)
-    GAN_EXPLORER_DEVICE       device for training runs: cpu, cuda or auto (default cpu)
+    GAN_EXPLORER_DEVICE       device for training runs: cpu, cuda or auto (default auto: a GPU when there is one)
 """
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ def threads_per_run() -> int:
 
 
 def training_device() -> str:
-    dev = os.environ.get("GAN_EXPLORER_DEVICE", "cpu").strip() or "cpu"
+    # auto: a GPU when the machine has one, as the train CLI does; cpu or cuda to insist.
+    dev = os.environ.get("GAN_EXPLORER_DEVICE", "auto").strip() or "auto"
     if dev not in ("cpu", "cuda", "auto"):
         raise EnvError(f"GAN_EXPLORER_DEVICE must be cpu, cuda or auto, got {dev!r}")
     return dev

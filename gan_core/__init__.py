@@ -7,7 +7,7 @@ from .fashion_classifier import DEFAULT_CLASSIFIER_PATH, ClassifierError, load_c
 from .config import ConfigError, GANConfig
 from .data import CLASS_NAMES, DataNotFoundError, load_fashion_mnist
 from .files import atomic_write, atomic_write_bytes
-from .images import gif_bytes, grid, png_bytes, save_gif, save_png, upscale
+from .images import gif_bytes, grid, png_bytes, save_gif, save_png, strip, upscale
 from .latent import d_scores, decode, interpolate, lerp, slerp, to_uint8, z_from_seed
 from .quality import (COVERAGE_THRESHOLD, Evaluation, evaluate_generator, evaluate_real_floor,
                       frechet_distance, real_reference)
@@ -24,7 +24,7 @@ __all__ = [
     "ConfigError", "GANConfig",
     "CLASS_NAMES", "DataNotFoundError", "load_fashion_mnist",
     "atomic_write", "atomic_write_bytes",
-    "gif_bytes", "grid", "png_bytes", "save_gif", "save_png", "upscale",
+    "gif_bytes", "grid", "png_bytes", "save_gif", "save_png", "strip", "upscale",
     "d_scores", "decode", "interpolate", "lerp", "slerp", "to_uint8", "z_from_seed",
     "COVERAGE_THRESHOLD", "Evaluation", "evaluate_generator", "evaluate_real_floor", "frechet_distance",
     "real_reference",

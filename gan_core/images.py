@@ -23,6 +23,19 @@ def grid(images: np.ndarray, ncols: int | None = None, pad: int = 2, scale: int 
     return upscale(out, scale)
 
 
+def strip(frames: np.ndarray, width: int = 900, max_columns: int = 8, min_scale: int = 3,
+          max_scale: int = 4) -> np.ndarray:
+    """Frames (n, h, w) left to right, wrapping after max_columns, at the largest whole scale that fits width.
+
+    A long walk wraps onto more rows rather than shrinking: 32 frames in one row of 900 px
+    would be 28 px each, too small to see on a projector.
+    """
+    n, h, w = frames.shape
+    columns = min(n, max_columns)
+    scale = max(min_scale, min(max_scale, width // (columns * (w + 2))))
+    return grid(frames, ncols=columns, scale=scale)
+
+
 def upscale(image: np.ndarray, scale: int) -> np.ndarray:
     """Nearest-neighbour enlargement, so pixels stay crisp squares."""
     return image if scale == 1 else np.kron(image, np.ones((scale, scale), np.uint8))

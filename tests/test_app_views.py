@@ -6,6 +6,7 @@ that measuring the real data takes a second rather than twelve.
 """
 from __future__ import annotations
 
+import json
 
 import numpy as np
 import pytest
@@ -179,3 +180,17 @@ def test_quality_without_data_says_how_to_get_it(clean, monkeypatch, small_data_
     at.switch_page("views/quality.py").run()
     at.button(key="quality.look_again").click().run()
     assert not at.warning and "Frechet distance" in {m.label for m in at.get("metric")}
+
+
+def test_the_timeline_axis_reads_whole_epochs(clean):
+    at = app("views/timeline.py")
+    spec = json.loads(at.get_by_key("timeline.chart").proto.spec)
+    assert spec["layout"]["xaxis"]["ticktext"] == ["1", "2", "5", "10", "20", "50", "100", "200", "500"]
+
+
+def test_training_uses_a_gpu_when_there_is_one_unless_told(monkeypatch):
+    from explorer import env
+    monkeypatch.delenv("GAN_EXPLORER_DEVICE", raising=False)
+    assert env.training_device() == "auto"
+    monkeypatch.setenv("GAN_EXPLORER_DEVICE", "cpu")
+    assert env.training_device() == "cpu"

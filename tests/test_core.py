@@ -213,3 +213,11 @@ def test_public_names_keep_their_meaning_after_every_submodule_is_imported():
             assert inspect.isclass(value) or inspect.isfunction(value), name
     from gan_core import book_step, gan_step  # the chapter's step, plain and fast, both public
     assert inspect.isfunction(book_step) and inspect.isfunction(gan_step)
+
+
+def test_long_interpolation_strips_wrap_instead_of_shrinking():
+    from gan_core import strip
+    frames = np.full((32, 28, 28), 200, np.uint8)
+    picture = strip(frames)
+    assert picture.shape == (4 * 30 * 3 + 2 * 3, 8 * 30 * 3 + 2 * 3)   # 4 rows of 8 frames, each at 3x (84 px)
+    assert strip(frames[:5]).shape[1] == 5 * 30 * 4 + 2 * 4            # a short walk: one row, at 4x

@@ -6,7 +6,7 @@ import random
 import streamlit as st
 import torch
 
-from gan_core import d_scores, decode, gif_bytes, grid, interpolate, png_bytes, upscale, z_from_seed
+from gan_core import d_scores, decode, gif_bytes, interpolate, png_bytes, strip, upscale, z_from_seed
 from explorer import model_picker
 from explorer.i18n import N_, t
 
@@ -14,7 +14,6 @@ MODES = {"lerp": N_("Linear (lerp)"), "slerp": N_("Spherical (slerp)")}
 SOURCES = {"seed": N_("Seed"), "latent": N_("Latent page")}   # where an endpoint's z comes from
 GIF_SCALE = 6        # 28 px frames at 168 px
 FRAME_SCALE = 8      # the scrubbed frame at 224 px
-STRIP_WIDTH = 900    # strips get the largest whole-pixel scale that fits this many pixels (a laptop's page)
 
 
 def _randomise(name: str) -> None:
@@ -74,8 +73,7 @@ n = st.slider(t("Frames"), 3, 32, 10, key="interp.frames", persist_state="sessio
 
 frames = {mode: decode(model.G, interpolate(a, b, n, mode), model.config.image_size) for mode in MODES}  # (n, 28, 28)
 scores = {mode: d_scores(model.D, f) for mode, f in frames.items()} if model.D is not None else None
-strip_scale = max(1, min(4, STRIP_WIDTH // (n * (model.config.image_size + 2))))
-strips = {mode: png_bytes(grid(f, ncols=n, scale=strip_scale)) for mode, f in frames.items()}
+strips = {mode: png_bytes(strip(f)) for mode, f in frames.items()}   # long walks wrap onto more rows
 
 for col, mode in zip(st.columns(2), MODES):
     with col:
