@@ -227,8 +227,14 @@ class FolderSize:
         self._kept += path.stat().st_size
 
     def total(self) -> int:
+        size = self._kept
         with os.scandir(self.run.path) as entries:
-            return self._kept + sum(e.stat().st_size for e in entries if e.is_file(follow_symlinks=False))
+            for e in entries:
+                try:
+                    size += e.stat(follow_symlinks=False).st_size if e.is_file(follow_symlinks=False) else 0
+                except FileNotFoundError:   # a temporary file, renamed over its target since the listing
+                    pass
+        return size
 
 
 def list_runs(root: str | os.PathLike) -> list[RunFolder]:

@@ -12,10 +12,10 @@ Why buckets: at batch size 1 a line a step grew by 14 GB a day, and reading it b
 seconds and gigabytes. Here each row is one step until the run has done ROWS steps; after
 that a row holds a bucket of K steps, K the smallest power of two with steps / K <= ROWS,
 and when the file passes MAX_BYTES it is rewritten with every row merged into buckets of
-the current K. So a log stays under about MAX_BYTES (170,000 rows) however long the run,
-while the charts, which draw 1,000 points each smoothed over at least 1/1000 of the run,
-still get 30 or more rows a point. A bucket never spans two epochs, so cutting the log at
-an epoch's end (a resume) keeps each step exactly once.
+the current K. So a log stays under about MAX_BYTES (170,000 rows), plus a line an epoch,
+however long the run, while the charts, which draw 1,000 points each smoothed over at
+least 1/1000 of the run, still get 30 or more rows a point. A bucket never spans two
+epochs, so cutting the log at an epoch's end (a resume) keeps each step exactly once.
 """
 from __future__ import annotations
 

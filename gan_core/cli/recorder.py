@@ -33,7 +33,7 @@ class Recorder:
                  log_events: bool, quiet: bool, yield_to: str | None) -> None:
         self.run, self.trainer, self.control, self.recording = run, trainer, control, recording
         self.log = StepLog(run.events_file) if log_events else None
-        self.size = FolderSize(run)
+        self.folder_size = FolderSize(run)
         self.stop_reason = ""                           # why the Recorder stopped the run, if it did
         cfg = trainer.cfg
         self.fixed_z = z_from_seed(cfg.seed + 2, SAMPLE_COUNT, cfg.latent_dim)  # one z batch, to watch G learn
@@ -98,17 +98,18 @@ class Recorder:
         self.bar.write(ev.book_line())
         save_checkpoint(self.run.checkpoint, t.state_dict(), meta=self.meta)
         if self.recording.snapshot_after(ev.epoch + 1, ev.epochs):
-            self.size.added(save_checkpoint(self.run.snapshot_path(ev.epoch + 1), t.state_dict(), half=True,
-                                            generator_only=True, meta=self.meta))
+            snapshot = save_checkpoint(self.run.snapshot_path(ev.epoch + 1), t.state_dict(), half=True,
+                                       generator_only=True, meta=self.meta)
+            self.folder_size.added(snapshot)
         self.run.write_history(t.history)
         self.samples(ev.epoch)
-        self.size.added(self.run.samples_path(ev.epoch))
+        self.folder_size.added(self.run.samples_path(ev.epoch))
         self.status("running")
 
     def _check_budget(self) -> None:
         """Stop the run, saying why, once its folder holds more than its disk budget."""
         budget, t = self.recording.disk_budget_mb, self.trainer
-        if not budget or self.stop_reason or (used := self.size.total()) <= budget * MB:
+        if not budget or self.stop_reason or (used := self.folder_size.total()) <= budget * MB:
             return
         kept = (f"the checkpoint of epoch {t.epoch} is kept" if self.run.checkpoint.is_file()
                 else "no epoch had finished")
