@@ -153,7 +153,7 @@ class StepLog:
 
 def rewrite_log(path: str | os.PathLike, through: int | None, bucket: int) -> int:
     """Rewrite a log in this format, keeping events up to step `through` (all if None), rows merged into
-    buckets of `bucket` steps; reads and writes a line at a time. Returns the new size in bytes."""
+    buckets of `bucket` steps; reads and writes a few MB at a time. Returns the new size in bytes."""
     def write(out) -> None:
         out.write(HEADER.encode())
         merged, block = _Bucket(), []
@@ -166,21 +166,19 @@ def rewrite_log(path: str | os.PathLike, through: int | None, bucket: int) -> in
                 block.clear()
 
         with open(path, "rb") as src:
-            for line in src:
-                rec = _record(line) if line.endswith(b"\n") else None   # an unfinished last line is dropped
-                if rec is None:
-                    continue
-                if rec.get("kind") == "epoch":
-                    ev = event_from_record(rec)
-                    if ev is not None and (through is None or ev.step <= through):
-                        end_block(whole=True)
-                        out.write(line)
-                    continue
-                for row in _row_list(rec):
-                    if through is None or row[1] <= through:
-                        if done := merged.add(row, bucket):
-                            block.append(done)
-                            end_block(whole=False)
+            while lines := src.readlines(4 << 20):
+                for rec in _records(b"".join(ln for ln in lines if ln.endswith(b"\n"))):   # not a cut last line
+                    if rec.get("kind") == "epoch":
+                        ev = event_from_record(rec)
+                        if ev is not None and (through is None or ev.step <= through):
+                            end_block(whole=True)
+                            out.write(_epoch_line(ev).encode())
+                        continue
+                    for row in _row_list(rec):
+                        if through is None or row[1] <= through:
+                            if done := merged.add(row, bucket):
+                                block.append(done)
+                                end_block(whole=False)
         end_block(whole=True)
     atomic_write(path, write)
     return Path(path).stat().st_size
