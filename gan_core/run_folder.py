@@ -38,7 +38,7 @@ DISK_BUDGET_MB = 500
 
 @dataclass(frozen=True)
 class Recording:
-    """What a trainer keeps of a run besides its checkpoint: sample refreshes, G snapshots, and how much disk in all."""
+    """What a trainer keeps of a run besides its checkpoint: sample refreshes, G snapshots; and its disk budget."""
 
     sample_every: int = 0                 # also refresh the sample grid every N steps (0: once an epoch)
     snapshot_epochs: tuple[int, ...] = () # epochs (1-based) after which to keep a float16 G snapshot
@@ -55,9 +55,9 @@ class Recording:
             raise ConfigError(f"sample_every must be a whole number, 0 or more, got {self.sample_every!r}")
         if not all(isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in self.snapshot_epochs):
             raise ConfigError(f"snapshot epochs must be whole numbers from 1, got {list(self.snapshot_epochs)[:10]!r}")
-        if isinstance(self.disk_budget_mb, bool) or not isinstance(self.disk_budget_mb, int) or self.disk_budget_mb < 0:
-            raise ConfigError(f"the disk budget must be a whole number of MB, 0 (no limit) or more, "
-                              f"got {self.disk_budget_mb!r}")
+        budget = self.disk_budget_mb
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
+            raise ConfigError(f"the disk budget must be a whole number of MB, 0 (no limit) or more, got {budget!r}")
         return self
 
 
@@ -158,7 +158,7 @@ class RunFolder:
 
     def trim_events(self, last_step: int) -> None:
         """Keep only the step log up to last_step (a resume redoes the steps after its checkpoint), in the
-        current format: an older log is converted, a line at a time."""
+        current format: a log from before bucketing is converted as it is read."""
         if self.events_file.is_file():
             step_log.rewrite_log(self.events_file, last_step, step_log.bucket_size(last_step))
 

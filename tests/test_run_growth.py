@@ -253,3 +253,11 @@ def test_a_run_stops_at_its_disk_budget_says_why_and_continues_with_a_bigger_one
     assert run.read_status()["state"] == "finished" and load_checkpoint(run.checkpoint).epoch == 12
     assert run.read_settings()[1].disk_budget_mb == 20
     assert_each_step_once(run, 12 * 30, 30)
+
+
+def test_a_bad_disk_budget_is_one_line(tmp_path, capsys):
+    code, _, err = run_in_process(train.main, ["--out", tmp_path, "--disk-budget-mb", "-1"], capsys)
+    assert code != 0 and err.strip().count("\n") == 0
+    assert "disk budget must be a whole number of MB, 0 (no limit) or more, got -1" in err
+    with pytest.raises(Exception, match="disk budget"):
+        Recording(disk_budget_mb=2.5).validate()
