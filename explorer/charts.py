@@ -6,6 +6,8 @@ MAX_POINTS so a 500-epoch run (300,000 steps) sends as little as a short one.
 
 Titles, axes and legend names are in the page's language; each trace also carries a stable
 key in Plotly's `meta` ("d_loss", "d_loss.epoch_mean", ...) that code and tests find it by.
+A long run's log holds means over buckets of steps rather than every step
+(gan_core/step_log.py); the moving average is computed from them alike.
 """
 from __future__ import annotations
 
@@ -31,35 +33,46 @@ CLASS_LABELS = (N_("T-shirt/top"), N_("Trouser"), N_("Pullover"), N_("Dress"), N
                 N_("Sneaker"), N_("Bag"), N_("Ankle boot"))
 
 
-def trailing_mean(y: np.ndarray, window: int) -> np.ndarray:
-    """Mean of the last `window` values at each point (fewer at the start), same length as y."""
-    c = np.concatenate(([0.0], np.cumsum(y)))
-    i = np.arange(1, len(y) + 1)
-    lo = np.maximum(i - window, 0)
-    return (c[i] - c[lo]) / (i - lo)
+def trailing_mean(snap: Curves, key: str, at: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the value over the `window` steps up to each step in `at` (fewer at the start)."""
+    # The running sum is exact at the end of each row (a step, or a bucket of steps holding their
+    # mean) and taken as linear within a bucket, so with a row a step this is the plain moving average.
+    ends = np.concatenate(([snap.first_step - 1], snap.steps))
+    total = np.concatenate(([0.0], np.cumsum(snap.step_series(key) * np.diff(ends))))
+    lo = np.maximum(at - window, ends[0])
+    return (np.interp(at, ends, total) - np.interp(lo, ends, total)) / (at - lo)
+
+
+def _stride(n: int) -> int:
+    return max(1, -(-n // MAX_POINTS))
+
+
+def _every(n: int) -> np.ndarray:
+    """At most MAX_POINTS of n indices, every _stride(n)-th, ending on the newest."""
+    return np.arange(n - 1, -1, -_stride(n))[::-1]
 
 
 def _figure(snap: Curves, keys: tuple[str, str], steps_per_epoch: int, title: str, y_title: str,
             uirevision: str, **layout) -> go.Figure:
-    n = len(snap.steps)
-    stride = max(1, -(-n // MAX_POINTS))
+    n = int(snap.steps[-1]) - snap.first_step + 1   # steps the rows hold
     # A window at least as wide as the stride, so dropping points between samples loses nothing.
-    window = max(stride, steps_per_epoch // 20, 1)
-    idx = np.arange(n - 1, -1, -stride)[::-1]   # every stride-th step, ending on the newest
-    x = snap.steps[idx] / steps_per_epoch
+    window = max(_stride(n), steps_per_epoch // 20, 1)
+    at = snap.first_step + _every(n)               # the steps drawn
+    x = at / steps_per_epoch
+    epochs = _every(len(snap.epoch_steps))
     traces = []
     for k in keys:
-        y = snap.step_series(k)
-        if n <= MAX_POINTS:
-            traces.append(dict(type="scatter", x=x, y=y.astype(np.float32), mode="lines", opacity=0.25,
-                               meta=f"{k}.steps", line=dict(color=COLORS[k], width=1), legendgroup=k, showlegend=False,
-                               hoverinfo="skip"))
         name = t(NAMES[k])
-        traces.append(dict(type="scatter", x=x, y=trailing_mean(y, window)[idx].astype(np.float32), mode="lines",
+        if len(snap.steps) <= MAX_POINTS:   # few rows: each step as logged, faint
+            traces.append(dict(type="scatter", x=snap.steps / steps_per_epoch, y=snap.step_series(k).astype(np.float32),
+                               mode="lines", opacity=0.25, meta=f"{k}.steps", line=dict(color=COLORS[k], width=1),
+                               legendgroup=k, showlegend=False, hoverinfo="skip"))
+        traces.append(dict(type="scatter", x=x, y=trailing_mean(snap, k, at, window).astype(np.float32), mode="lines",
                            name=name, meta=k, line=dict(color=COLORS[k], width=2), legendgroup=k))
-        if len(snap.epoch_steps):
-            traces.append(dict(type="scatter", x=snap.epoch_steps / steps_per_epoch, y=snap.epoch_series("mean_" + k),
-                               mode="markers", name=t("{name}, epoch mean", name=name), meta=f"{k}.epoch_mean",
+        if len(epochs):
+            traces.append(dict(type="scatter", x=snap.epoch_steps[epochs] / steps_per_epoch,
+                               y=snap.epoch_series("mean_" + k)[epochs], mode="markers",
+                               name=t("{name}, epoch mean", name=name), meta=f"{k}.epoch_mean",
                                legendgroup=k, showlegend=False,
                                marker=dict(color=COLORS[k], size=7, line=dict(color="white", width=1))))
     # One go.Figure from plain dicts: add_trace/update_layout validate per call, 4x slower, and

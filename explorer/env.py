@@ -8,11 +8,14 @@
                               seconds a paused run keeps its slot before lending it to the queue (default 120)
     GAN_EXPLORER_THREADS      torch threads per training run (default 1)
     GAN_EXPLORER_DEVICE       device for training runs: cpu, cuda or auto (default auto: a GPU when there is one)
+    GAN_EXPLORER_DISK_BUDGET_MB  MB a run's folder may hold before the run stops (default 500; 0: no limit)
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from gan_core import DISK_BUDGET_MB
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,3 +69,7 @@ def training_device() -> str:
     if dev not in ("cpu", "cuda", "auto"):
         raise EnvError(f"GAN_EXPLORER_DEVICE must be cpu, cuda or auto, got {dev!r}")
     return dev
+
+
+def disk_budget_mb() -> int:
+    return _int("GAN_EXPLORER_DISK_BUDGET_MB", DISK_BUDGET_MB, 0, 10_000_000)

@@ -13,7 +13,7 @@ def manager() -> RunManager:
     """The one RunManager of this server, shared by every session."""
     return RunManager(env.runs_root(), max_active=env.max_active_runs(), threads=env.threads_per_run(),
                       device=env.training_device(), max_queued=env.max_queued_runs(),
-                      paused_slot_s=env.paused_slot_seconds())
+                      paused_slot_s=env.paused_slot_seconds(), disk_budget_mb=env.disk_budget_mb())
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

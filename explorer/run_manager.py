@@ -36,7 +36,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from gan_core import ACTIVE_STATES, ConfigError, GANConfig, Recording, RunFolder, list_runs, note_interaction
+from gan_core import (ACTIVE_STATES, DISK_BUDGET_MB, ConfigError, GANConfig, Recording, RunFolder, list_runs,
+                      note_interaction)
 
 from . import disk_trouble
 from .env import REPO_ROOT
@@ -147,12 +148,14 @@ class RunManager:
     """Starts, queues, controls and stops training children; every public method is thread-safe."""
 
     def __init__(self, root: str | os.PathLike, max_active: int = 1, threads: int = 1, device: str = "cpu",
-                 max_queued: int = 20, python: str = sys.executable, paused_slot_s: float = 120.0) -> None:
+                 max_queued: int = 20, python: str = sys.executable, paused_slot_s: float = 120.0,
+                 disk_budget_mb: int = DISK_BUDGET_MB) -> None:
         self.root = Path(root)
         with contextlib.suppress(OSError):   # a read-only or missing disk: start() says so, in one line
             self.root.mkdir(parents=True, exist_ok=True)
         self.max_active, self.threads, self.device = max_active, threads, device
         self.max_queued, self.python, self.paused_slot_s = max_queued, python, paused_slot_s
+        self.disk_budget_mb = disk_budget_mb   # passed on every start, so a raised budget reaches a Continue
         self._low_priority = low_priority_prefix()
         # Touched when a page draws for someone; training children pause briefly while it is fresh.
         self.interaction_file = self.root / INTERACTION_FILE
@@ -391,6 +394,7 @@ class RunManager:
         """Start a run's trainer as a child in its own session, at the lowest CPU priority."""
         cmd = [*self._low_priority, self.python, "-m", "gan_core.train", *args, "--device", self.device,
                "--threads", str(self.threads), "--events", "--control", "stdin", "--quiet",
+               "--disk-budget-mb", str(self.disk_budget_mb),
                "--yield-to", str(self.interaction_file)]
         # Thread pools outside torch's own setting (OpenMP, MKL) are capped too.
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads),

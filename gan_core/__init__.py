@@ -14,7 +14,7 @@ from .quality import (COVERAGE_THRESHOLD, Evaluation, evaluate_generator, evalua
 from .model import build_discriminator, build_generator, build_models
 from .courtesy import note_interaction
 from .device import resolve_device
-from .run_folder import ACTIVE_STATES, Recording, RunFolder, list_runs, log_spaced_epochs
+from .run_folder import ACTIVE_STATES, DISK_BUDGET_MB, Recording, RunFolder, list_runs, log_spaced_epochs
 from .step import book_step, gan_step
 from .trainer import EpochEvent, StepEvent, TrainControl, Trainer, TrainingDiverged
 
@@ -29,7 +29,7 @@ __all__ = [
     "COVERAGE_THRESHOLD", "Evaluation", "evaluate_generator", "evaluate_real_floor", "frechet_distance",
     "real_reference",
     "build_discriminator", "build_generator", "build_models",
-    "ACTIVE_STATES", "Recording", "RunFolder", "list_runs", "log_spaced_epochs", "note_interaction",
+    "ACTIVE_STATES", "DISK_BUDGET_MB", "Recording", "RunFolder", "list_runs", "log_spaced_epochs", "note_interaction",
     "book_step", "gan_step", "resolve_device",
     "EpochEvent", "StepEvent", "TrainControl", "Trainer", "TrainingDiverged",
 ]

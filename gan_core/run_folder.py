@@ -1,15 +1,17 @@
 """A training run's folder on disk: what the CLI writes and the app reads.
 
-    RUN/settings.json     the run's GANConfig and what to record (sample interval, snapshot epochs)
+    RUN/settings.json     the run's GANConfig and what to record (sample interval, snapshot epochs, disk budget)
     RUN/status.json       state (queued, running, paused, finished, stopped, diverged, failed), message, progress
     RUN/checkpoint.pt     the latest full checkpoint (each epoch)
     RUN/history.csv       one row per finished epoch
-    RUN/events.jsonl      per-step and per-epoch events, appended (when asked for), one JSON object a line
+    RUN/events.jsonl      the step log (when asked for): step values, bucketed as the run grows, and epoch
+                          events, one JSON object a line (gan_core/step_log.py)
     RUN/samples/          latest.npz and epoch-NNNN.npz: the fixed-z sample grid and D's scores
     RUN/snapshots/        epoch-NNNN.pt: generator-only float16 snapshots (when asked for)
     RUN/.train.lock       locked (flock) by the one trainer writing the folder
-Every file but events.jsonl is replaced atomically (through .NAME.XXXX.tmp files,
-which no reader opens); a reader of events.jsonl skips a half-written last line.
+Every file is replaced atomically (through .NAME.XXXX.tmp files, which no reader
+opens), but events.jsonl is also appended to: its readers skip a half-written last line.
+A run stops when its folder reaches its disk budget (Recording.disk_budget_mb; see FolderSize).
 """
 from __future__ import annotations
 
@@ -23,23 +25,25 @@ from pathlib import Path
 
 import numpy as np
 
+from . import step_log
 from .config import ConfigError, GANConfig
 from .files import atomic_write, atomic_write_text
-from .trainer import EpochEvent, StepEvent, event_from_record, event_record
 
 STATES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
 ACTIVE_STATES = ("queued", "running", "paused")
 _EPOCH_FILE = re.compile(r"epoch-(\d+)\.(npz|pt)$")
-Event = StepEvent | EpochEvent
+# A 500-epoch book run with log-spaced snapshots takes about 40 MB; every epoch adds a 13 kB sample grid.
+DISK_BUDGET_MB = 500
 
 
 @dataclass(frozen=True)
 class Recording:
-    """What a trainer keeps of a run besides its checkpoint: sample refreshes and G snapshots."""
+    """What a trainer keeps of a run besides its checkpoint: sample refreshes, G snapshots; and its disk budget."""
 
     sample_every: int = 0                 # also refresh the sample grid every N steps (0: once an epoch)
     snapshot_epochs: tuple[int, ...] = () # epochs (1-based) after which to keep a float16 G snapshot
     snapshot_log: bool = False            # and at log-spaced epochs of however long the run becomes
+    disk_budget_mb: int = DISK_BUDGET_MB  # the run stops when its folder holds more (0: no limit)
 
     def snapshot_after(self, epoch: int, epochs: int) -> bool:
         """Whether to keep G after `epoch` (1-based) of a run of `epochs`."""
@@ -51,6 +55,9 @@ class Recording:
             raise ConfigError(f"sample_every must be a whole number, 0 or more, got {self.sample_every!r}")
         if not all(isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in self.snapshot_epochs):
             raise ConfigError(f"snapshot epochs must be whole numbers from 1, got {list(self.snapshot_epochs)[:10]!r}")
+        budget = self.disk_budget_mb
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
+            raise ConfigError(f"the disk budget must be a whole number of MB, 0 (no limit) or more, got {budget!r}")
         return self
 
 
@@ -103,7 +110,7 @@ class RunFolder:
         """The run's recipe and recording, for the trainer to read (and a Continue to keep)."""
         atomic_write_text(self.settings_file, json.dumps({"config": config.to_dict(), "recording": {
             "sample_every": recording.sample_every, "snapshot_epochs": list(recording.snapshot_epochs),
-            "snapshot_log": recording.snapshot_log}}))
+            "snapshot_log": recording.snapshot_log, "disk_budget_mb": recording.disk_budget_mb}}))
 
     def read_settings(self) -> tuple[GANConfig, Recording] | None:
         """The settings written for this run, validated; None if there are none. Raises ConfigError if unusable."""
@@ -118,7 +125,7 @@ class RunFolder:
         rec = data["recording"]
         try:
             recording = Recording(rec.get("sample_every", 0), tuple(rec.get("snapshot_epochs", ())),
-                                  rec.get("snapshot_log", False) is True)
+                                  rec.get("snapshot_log", False) is True, rec.get("disk_budget_mb", DISK_BUDGET_MB))
         except TypeError:
             raise ConfigError(f"{self.settings_file}: snapshot_epochs is not a list") from None
         return GANConfig.from_dict(data.get("config")), recording.validate()
@@ -149,36 +156,23 @@ class RunFolder:
             w.writerow([int(v) if k == "epoch" else f"{v:.6g}" for k, v in zip(keys, row)])
         atomic_write_text(self.history_file, buf.getvalue())
 
-    def append_events(self, events: list[Event]) -> None:
-        if events:
-            with open(self.events_file, "a", encoding="utf-8") as f:
-                f.write(_event_lines(events))
-
     def trim_events(self, last_step: int) -> None:
-        """Keep only the events up to last_step (a resume redoes the steps after its checkpoint)."""
-        events, _ = self.read_events()
-        kept = [e for e in events if e.step <= last_step]
-        if len(kept) < len(events):
-            atomic_write_text(self.events_file, _event_lines(kept))
+        """Keep only the step log up to last_step (a resume redoes the steps after its checkpoint), in the
+        current format: a log from before bucketing is converted as it is read."""
+        if self.events_file.is_file():
+            step_log.rewrite_log(self.events_file, last_step, step_log.bucket_size(last_step))
 
-    def read_events(self, offset: int = 0) -> tuple[list[Event], int]:
-        """Events from byte offset on, and the offset to continue from (a partial last line waits)."""
-        try:
-            with open(self.events_file, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except OSError:
-            return [], offset
-        end = data.rfind(b"\n") + 1
-        out = []
-        for line in data[:end].splitlines():
-            try:
-                ev = event_from_record(json.loads(line))
-            except (ValueError, AttributeError):
-                continue
-            if ev is not None:
-                out.append(ev)
-        return out, offset + end
+    def read_events(self, offset: int = 0) -> tuple[list, int]:
+        """The step log from byte offset on as events (see step_log.read_events), and the offset to continue from."""
+        return step_log.read_events(self.events_file, offset)
+
+    def read_log(self, offset: int = 0) -> tuple[step_log.LogPart, int]:
+        """The step log from byte offset on as arrays, and the offset to continue from."""
+        return step_log.read_log(self.events_file, offset)
+
+    def log_tail(self, nbytes: int) -> int:
+        """The offset from which an old, unbounded step log holds its last nbytes (0 for any other log)."""
+        return step_log.tail_offset(self.events_file, nbytes)
 
     # ---- samples ------------------------------------------------------------------
 
@@ -186,18 +180,20 @@ class RunFolder:
         """The fixed-z grid as uint8 images (n, h, w) with D's scores; kept per epoch when epoch is given."""
         def write(f):
             np.savez(f, images=images, scores=scores.astype(np.float32), step=np.int64(step))
-        atomic_write(self.samples_dir / "latest.npz", write)
+        atomic_write(self.samples_path(None), write)
         if epoch is not None:
-            atomic_write(self.samples_dir / f"epoch-{epoch:04d}.npz", write)
+            atomic_write(self.samples_path(epoch), write)
+
+    def samples_path(self, epoch: int | None) -> Path:
+        return self.samples_dir / ("latest.npz" if epoch is None else f"epoch-{epoch:04d}.npz")
 
     def sample_epochs(self) -> list[int]:
         return self._epochs_in(self.samples_dir, "npz")
 
     def read_samples(self, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray, int] | None:
         """(images, scores, step) of an epoch's grid, or of the latest one; None if absent or unreadable."""
-        path = self.samples_dir / ("latest.npz" if epoch is None else f"epoch-{epoch:04d}.npz")
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with np.load(self.samples_path(epoch), allow_pickle=False) as z:
                 return z["images"], z["scores"], int(z["step"])
         except (OSError, ValueError, KeyError):
             return None
@@ -216,9 +212,29 @@ class RunFolder:
         return sorted(int(m.group(1)) for m in found if m and m.group(2) == ext)
 
 
-def _event_lines(events: list[Event]) -> str:
-    """events.jsonl's format: one compact JSON object a line."""
-    return "".join(json.dumps(event_record(e), separators=(",", ":")) + "\n" for e in events)
+class FolderSize:
+    """A run folder's size in bytes, measured cheaply enough to check every flush: the subfolders are
+    walked once and then grow only by the files a trainer adds (added()); the few top-level files,
+    which change in place, are measured each time."""
+
+    def __init__(self, run: RunFolder) -> None:
+        self.run = run
+        self._kept = sum(p.stat().st_size for folder in (run.samples_dir, run.snapshots_dir)
+                         if folder.is_dir() for p in folder.iterdir() if p.is_file())
+
+    def added(self, path: Path) -> None:
+        """Count a file just written into a subfolder (a new epoch's samples or snapshot)."""
+        self._kept += path.stat().st_size
+
+    def total(self) -> int:
+        size = self._kept
+        with os.scandir(self.run.path) as entries:
+            for e in entries:
+                try:
+                    size += e.stat(follow_symlinks=False).st_size if e.is_file(follow_symlinks=False) else 0
+                except FileNotFoundError:   # a temporary file, renamed over its target since the listing
+                    pass
+        return size
 
 
 def list_runs(root: str | os.PathLike) -> list[RunFolder]:

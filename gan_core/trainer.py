@@ -2,7 +2,8 @@
 
 Progress leaves the loop as StepEvent and EpochEvent objects, so the CLI prints
 and records, and tests check, from the same loop. `event_record` and
-`event_from_record` are the one schema of those events on disk (events.jsonl).
+`event_from_record` are the one schema of those events on disk (events.jsonl,
+whose step values gan_core/step_log.py keeps in rows under the same names).
 """
 from __future__ import annotations
 

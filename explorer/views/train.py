@@ -184,6 +184,8 @@ def curves(run_id: str, status: dict, snap) -> None:
     right.plotly_chart(charts.verdict_figure(snap, spe, run_id), key="train.chart.verdicts", width="stretch")
     st.caption("Lines: each step's value, smoothed (faint: as logged); dots: the mean over each epoch. "
                "At the balance the book aims for, D outputs 0.5 for real and fake alike.")
+    if snap.note:
+        st.caption(snap.note)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -3,6 +3,7 @@
 The train CLI loops over `Trainer.run()` and hands every event to one Recorder:
 it moves the progress bar, prints the book's line, appends the step log, and
 writes the status, samples, checkpoints, history and snapshots of the run folder.
+When the folder passes its disk budget it stops the run and says why (stop_reason).
 """
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from tqdm import tqdm
 from ..checkpoints import save_checkpoint
 from ..courtesy import Courtesy
 from ..latent import d_scores, decode, z_from_seed
-from ..run_folder import Recording, RunFolder
+from ..run_folder import FolderSize, Recording, RunFolder
+from ..step_log import StepLog
 from ..trainer import EpochEvent, StepEvent, TrainControl, Trainer
 
 SAMPLE_COUNT = 16        # images in the fixed-z progress grid
-FLUSH_EVERY_S = 0.25     # how often the step log reaches the disk while training
+FLUSH_EVERY_S = 0.25     # how often the step log reaches the disk (and the disk budget is checked) while training
+MB = 1_000_000
 
 
 class Recorder:
@@ -29,14 +32,15 @@ class Recorder:
     def __init__(self, run: RunFolder, trainer: Trainer, control: TrainControl, recording: Recording, *,
                  log_events: bool, quiet: bool, yield_to: str | None) -> None:
         self.run, self.trainer, self.control, self.recording = run, trainer, control, recording
-        self.log_events = log_events
+        self.log = StepLog(run.events_file) if log_events else None
+        self.folder_size = FolderSize(run)
+        self.stop_reason = ""                           # why the Recorder stopped the run, if it did
         cfg = trainer.cfg
         self.fixed_z = z_from_seed(cfg.seed + 2, SAMPLE_COUNT, cfg.latent_dim)  # one z batch, to watch G learn
         self.meta = {"device": trainer.device.type, "torch": str(torch.__version__)}
         self.bar = tqdm(total=cfg.epochs * trainer.steps_per_epoch, initial=trainer.step, unit="step",
                         disable=quiet, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
         self.courtesy = Courtesy(yield_to)
-        self.pending: list[StepEvent | EpochEvent] = []
         self.last_flush = time.monotonic()
         self.train_seconds, self.images_seen = 0.0, 0   # in this process, for the summary's images/s
         self._status_lock = threading.Lock()            # the stdin listener writes the status too
@@ -67,14 +71,16 @@ class Recorder:
             self._step(ev)
         else:
             self._epoch(ev)
-        if self.log_events:
-            self.pending.append(ev)
+        if self.log:
+            self.log.add(ev)
         now = time.monotonic()
-        if self.pending and (now - self.last_flush > FLUSH_EVERY_S or isinstance(ev, EpochEvent)
-                             or self.control.paused):
-            self.flush()
+        if now - self.last_flush > FLUSH_EVERY_S or isinstance(ev, EpochEvent) or self.control.paused:
             self.last_flush = now
-            self.status("running")
+            if self.log:
+                # Whole buckets only, but a paused run's single step shows at once.
+                self.log.flush(whole=self.control.paused)
+                self.status("running")
+            self._check_budget()
 
     def _step(self, ev: StepEvent) -> None:
         self.bar.update(1)
@@ -92,15 +98,31 @@ class Recorder:
         self.bar.write(ev.book_line())
         save_checkpoint(self.run.checkpoint, t.state_dict(), meta=self.meta)
         if self.recording.snapshot_after(ev.epoch + 1, ev.epochs):
-            save_checkpoint(self.run.snapshot_path(ev.epoch + 1), t.state_dict(), half=True,
-                            generator_only=True, meta=self.meta)
+            snapshot = save_checkpoint(self.run.snapshot_path(ev.epoch + 1), t.state_dict(), half=True,
+                                       generator_only=True, meta=self.meta)
+            self.folder_size.added(snapshot)
         self.run.write_history(t.history)
         self.samples(ev.epoch)
+        self.folder_size.added(self.run.samples_path(ev.epoch))
         self.status("running")
 
+    def _check_budget(self) -> None:
+        """Stop the run, saying why, once its folder holds more than its disk budget."""
+        budget, t = self.recording.disk_budget_mb, self.trainer
+        if not budget or self.stop_reason or (used := self.folder_size.total()) <= budget * MB:
+            return
+        kept = (f"the checkpoint of epoch {t.epoch} is kept" if self.run.checkpoint.is_file()
+                else "no epoch had finished")
+        self.stop_reason = (
+            f"disk budget reached: the run folder holds {used / MB:,.1f} MB, more than its budget of {budget:,} MB; "
+            f"stopped at epoch {t.epoch}, step {t.step:,} ({kept}). To go on, raise the budget "
+            f"(--disk-budget-mb with --resume; GAN_EXPLORER_DISK_BUDGET_MB for the app's runs) and continue")
+        self.control.stop()
+
     def flush(self) -> None:
-        self.run.append_events(self.pending)
-        self.pending.clear()
+        """Write everything pending to the step log (at the end of a run)."""
+        if self.log:
+            self.log.flush()
 
     def close(self) -> None:
         self.bar.close()

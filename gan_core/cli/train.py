@@ -10,8 +10,9 @@ and the fixed-z sample grid; see gan_core/run_folder.py for the folder layout.
 A run's settings live in RUN/settings.json: a folder prepared with them (as the
 app does) trains with them, flags given here override them, and --resume keeps them.
 SIGTERM stops the run between two steps and marks it "stopped"; --resume continues it
-from its last finished epoch. One trainer at a time may write a run folder, and a new
-run never overwrites an old one's checkpoint.
+from its last finished epoch. A run folder growing past its disk budget (--disk-budget-mb,
+kept in settings.json) stops the same way, with a message saying so. One trainer at a
+time may write a run folder, and a new run never overwrites an old one's checkpoint.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from ..checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from ..config import ConfigError, GANConfig
 from ..data import load_fashion_mnist
 from ..device import resolve_device
-from ..run_folder import Recording, RunFolder
+from ..run_folder import DISK_BUDGET_MB, Recording, RunFolder
 from ..trainer import TrainControl, Trainer, TrainingDiverged
 from .common import Parser
 from .recorder import Recorder
@@ -56,7 +57,10 @@ def parse_args(argv: list[str] | None):
                    help="comma-separated epochs (1-based) at which to keep a float16 G snapshot, or 'log' "
                         "for 1,2,3,5,10,20,... and the last")
     p.add_argument("--sample-every", type=int, default=None, help="also refresh the sample grid every N steps")
-    p.add_argument("--events", action="store_true", help="append per-step values to OUT/events.jsonl")
+    p.add_argument("--events", action="store_true",
+                   help="log per-step values to OUT/events.jsonl (each step while the run is short, then bucket means)")
+    p.add_argument("--disk-budget-mb", type=int, default=None, metavar="MB",
+                   help=f"stop the run when OUT holds more than this (default {DISK_BUDGET_MB}; 0: no limit)")
     p.add_argument("--control", choices=["none", "stdin"], default="none",
                    help="stdin: obey pause/resume/step/stop lines; end of input stops the run")
     p.add_argument("--yield-to", default=None, metavar="FILE",
@@ -69,12 +73,13 @@ def parse_args(argv: list[str] | None):
     return args
 
 
-def snapshot_recording(text: str, sample_every: int) -> Recording:
-    """--snapshot-epochs as a Recording: a list of epochs, or log-spaced ones."""
+def snapshot_recording(text: str, recording: Recording) -> Recording:
+    """The recording with --snapshot-epochs' snapshots: a list of epochs, or log-spaced ones."""
     if text.strip() == "log":
-        return Recording(sample_every, (), snapshot_log=True)
+        return dataclasses.replace(recording, snapshot_epochs=(), snapshot_log=True)
     try:
-        return Recording(sample_every, tuple(sorted({int(t) for t in text.split(",") if t.strip()})))
+        epochs = tuple(sorted({int(t) for t in text.split(",") if t.strip()}))
+        return dataclasses.replace(recording, snapshot_epochs=epochs, snapshot_log=False)
     except ValueError:
         raise ConfigError(f"--snapshot-epochs must be comma-separated integers or 'log', got {text[:40]!r}") from None
 
@@ -95,7 +100,9 @@ def settings(args, run: RunFolder, ck: Checkpoint | None) -> tuple[GANConfig, Re
     if args.sample_every is not None:
         recording = dataclasses.replace(recording, sample_every=args.sample_every)
     if args.snapshot_epochs is not None:
-        recording = snapshot_recording(args.snapshot_epochs, recording.sample_every)
+        recording = snapshot_recording(args.snapshot_epochs, recording)
+    if args.disk_budget_mb is not None:
+        recording = dataclasses.replace(recording, disk_budget_mb=args.disk_budget_mb)
     return cfg, recording.validate()
 
 
@@ -157,9 +164,10 @@ def prepare(args, lock: list[int]) -> tuple[RunFolder, Trainer, Recording]:
             trainer.load_state_dict(ck.state)
         except (KeyError, ValueError, RuntimeError, TypeError) as e:
             raise CheckpointError(f"{run.checkpoint}: training state does not fit the model ({str(e).splitlines()[0][:160]})") from None
-        # Steps logged after the checkpoint are about to be redone: drop them, so the log has each step once.
-        run.trim_events(trainer.step)
         print(f"resuming from epoch {trainer.epoch} (step {trainer.step}) of {cfg.epochs}", flush=True)
+    # Steps logged after the checkpoint (or, in a new run, before any) are about to be redone: drop them,
+    # so the log has each step once. This also brings a log from before bucketing into the bounded format.
+    run.trim_events(trainer.step)
     return run, trainer, recording
 
 
@@ -203,7 +211,11 @@ def train(args, lock: list[int]) -> int:
         rec.close()
     rec.flush()
     outcome = "finished" if trainer.epoch >= trainer.cfg.epochs else "stopped"
-    rec.status(outcome, "" if outcome == "finished" else f"stopped at epoch {trainer.epoch}, step {trainer.step}")
+    message = ("" if outcome == "finished"
+               else rec.stop_reason or f"stopped at epoch {trainer.epoch}, step {trainer.step}")
+    if message and rec.stop_reason:
+        print(message, flush=True)   # the one stop a user did not ask for: say why on the console too
+    rec.status(outcome, message)
     print(f"{outcome}: epochs={trainer.epoch}/{trainer.cfg.epochs} steps={trainer.step} device={trainer.device.type} "
           f"train_seconds={rec.train_seconds:.1f} images/s={rec.images_per_sec:.0f} checkpoint={run.checkpoint}")
     return 0
