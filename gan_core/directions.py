@@ -1,0 +1,193 @@
+"""Main directions in z that change G's pictures the most, and a labeller that says what each one does.
+
+Two closed-form ways to find them, both for the book's MLP G (first layer Linear(64, 256)):
+
+SeFa (Shen and Zhou, CVPR 2021) needs no samples: normalise each row of the first
+layer's weight W (256, 64) to unit length, giving A; the directions are the
+eigenvectors of A^T A (64, 64), largest eigenvalue first.
+
+GANSpace (Harkonen et al., NeurIPS 2020) samples: PCA of G's first hidden layer
+over many z, each principal component mapped back to z by least squares (regress z
+on the PCA coordinates). On the pre-activation W z + b this gives W's right singular
+vectors, SeFa without the row normalisation; after the ReLU it differs.
+
+Measured on the shipped checkpoints/book.pt (bench/latent_tools.py --compare): the two
+methods' top directions are nearly the same, so the app offers SeFa alone: it is exact,
+needs no samples and costs under a millisecond. See compare_directions for the figures.
+
+Editing is z' = z + a n with n a unit direction: since z ~ N(0, I), a is in standard
+deviations of z along n, and a in [-3, 3] stays within what G saw in training.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import CLASS_NAMES
+from .latent import decode, z_from_seed
+from .verdicts import predict_classes
+
+# The pixel statistics the labeller reports when the class stays the same.
+PIXEL_STATS = ("brightness", "width", "height")
+# A pixel (uint8) counts as garment above this level when measuring width and height.
+_INK = 64
+
+
+@dataclass
+class Directions:
+    """Unit directions in z (k, latent_dim), strongest first, with the strength of each (k,)."""
+
+    vectors: torch.Tensor   # (k, latent) orthonormal rows
+    strengths: torch.Tensor  # (k,) eigenvalue (SeFa) or explained variance (GANSpace), decreasing
+    method: str              # "sefa" or "ganspace"
+
+
+def first_linear(G: nn.Module) -> nn.Linear:
+    """G's first Linear layer (the book's G is a Sequential whose layer 0 is Linear(latent, hidden))."""
+    layer = next((m for m in G.modules() if isinstance(m, nn.Linear)), None)
+    if layer is None:
+        raise ValueError("the generator has no Linear layer to take directions from")
+    return layer
+
+
+def _fix_signs(v: torch.Tensor) -> torch.Tensor:
+    """Flip each row (k, d) so its largest-magnitude entry is positive: eigenvectors' signs are arbitrary."""
+    idx = v.abs().argmax(dim=1, keepdim=True)
+    return v * torch.sign(v.gather(1, idx))
+
+
+def sefa_directions(G: nn.Module, k: int | None = None) -> Directions:
+    """SeFa: eigenvectors of A^T A, A = G's first weight with unit rows; the top k (all if None)."""
+    W = first_linear(G).weight.detach().double().cpu()        # (hidden, latent)
+    A = W / W.norm(dim=1, keepdim=True).clamp_min(1e-12)       # (hidden, latent), unit rows
+    evals, evecs = torch.linalg.eigh(A.T @ A)                  # ascending, (latent,), (latent, latent)
+    order = torch.argsort(evals, descending=True)[:k]
+    vectors = _fix_signs(evecs[:, order].T)                    # (k, latent)
+    return Directions(vectors.float(), evals[order].float(), "sefa")
+
+
+@torch.no_grad()
+def first_hidden(G: nn.Module, z: torch.Tensor, activated: bool = True) -> torch.Tensor:
+    """G's first hidden layer for z (n, latent): (n, hidden), after the ReLU or before it."""
+    layer = first_linear(G)
+    h = layer(z.to(layer.weight.device, layer.weight.dtype))
+    return torch.relu(h) if activated else h
+
+
+@torch.no_grad()
+def ganspace_directions(G: nn.Module, k: int | None = None, n_samples: int = 50_000, seed: int = 0,
+                        activated: bool = True) -> Directions:
+    """GANSpace: PCA of the first hidden layer over n_samples seeded z, regressed back to z; top k."""
+    latent = first_linear(G).in_features
+    z = z_from_seed(seed, n_samples, latent).double()                    # (N, latent)
+    h = first_hidden(G, z.float(), activated).double().cpu()             # (N, hidden)
+    h = h - h.mean(dim=0)
+    _, s, Vh = torch.linalg.svd(h, full_matrices=False)                  # Vh: (r, hidden), r = min(N, hidden)
+    k = min(k or latent, latent, len(s))
+    x = h @ Vh[:k].T                                                     # (N, k) PCA coordinates
+    # Least squares z ~ x U: row i of U (k, latent) is where z moves per unit of component i.
+    U = torch.linalg.lstsq(x, z).solution                                # (k, latent)
+    # Gram-Schmidt in variance order, so sliders are independent and a is in standard deviations of z.
+    Q, R = torch.linalg.qr(U.T)                                          # Q: (latent, k)
+    vectors = Q.T * torch.sign(torch.diagonal(R)).unsqueeze(1)           # keep each U row's orientation
+    return Directions(_fix_signs(vectors).float(), (s[:k] ** 2 / (len(z) - 1)).float(), "ganspace")
+
+
+def direction_strip(G: nn.Module, z: torch.Tensor, direction: torch.Tensor, n_frames: int = 7,
+                    span: float = 3.0, image_size: int = 28) -> tuple[torch.Tensor, np.ndarray]:
+    """z + a n for a evenly from -span to +span: the z's (n_frames, latent) and uint8 images (n_frames, s, s)."""
+    if n_frames < 2:
+        raise ValueError(f"n_frames must be at least 2, got {n_frames}")
+    n = direction.reshape(-1).float()
+    n = n / n.norm().clamp_min(1e-12)
+    a = torch.linspace(-span, span, n_frames)                            # (n_frames,)
+    zs = z.reshape(1, -1).float() + a[:, None] * n[None, :]              # (n_frames, latent)
+    return zs, decode(G, zs, image_size)
+
+
+def pixel_stats(images: np.ndarray) -> dict[str, np.ndarray]:
+    """Per image (n, s, s) uint8: mean brightness in [0, 1], and garment width and height as fractions of s."""
+    x = images.astype(np.float32)
+    ink = images > _INK                                                  # (n, s, s)
+    side = images.shape[-1]
+
+    def extent(mask: np.ndarray) -> np.ndarray:                          # mask (n, s): rows or columns with ink
+        first = mask.argmax(axis=1)
+        last = side - 1 - mask[:, ::-1].argmax(axis=1)
+        return np.where(mask.any(axis=1), last - first + 1, 0) / side
+
+    return {"brightness": x.mean(axis=(1, 2)) / 255.0,
+            "width": extent(ink.any(axis=1)),
+            "height": extent(ink.any(axis=2))}
+
+
+@dataclass
+class DirectionLabel:
+    """What moving along a direction does, as data the app words itself.
+
+    kind is "class" when the classifier's majority class differs between the two ends
+    (then minus_class -> plus_class says how), else the name of the pixel statistic
+    that moves the most (one of PIXEL_STATS), with `change` its signed effect size.
+    """
+
+    kind: str
+    minus_class: str              # majority class at -span
+    plus_class: str               # majority class at +span
+    class_agreement: float        # share of base z whose class at each end equals the majority there (mean of both ends)
+    changed_share: float          # share of base z whose own class differs between the two ends
+    change: float                 # effect size of `kind`'s statistic (plus minus minus, over its spread); 0 for "class"
+    stats: dict[str, tuple[float, float]]  # each pixel statistic's mean at -span and at +span
+
+
+def _ends(G: nn.Module, direction: torch.Tensor, base_z: torch.Tensor, span: float,
+          image_size: int) -> np.ndarray:
+    """Pictures at -span, 0 and +span along a unit direction from each base z: uint8 (3, n, s, s), one pass."""
+    n = direction.reshape(1, -1).float()
+    n = n / n.norm().clamp_min(1e-12)
+    a = torch.tensor([-span, 0.0, span]).reshape(3, 1, 1)
+    zs = base_z.float().unsqueeze(0) + a * n.unsqueeze(0)               # (3, n_bases, latent)
+    return decode(G, zs.reshape(-1, zs.shape[-1]), image_size).reshape(3, len(base_z), image_size, image_size)
+
+
+def label_direction(G: nn.Module, classifier: nn.Module, direction: torch.Tensor, n_bases: int = 32,
+                    span: float = 3.0, seed: int = 0, image_size: int = 28) -> DirectionLabel:
+    """Say what moving along `direction` does, from n_bases seeded z: a class change, else a pixel statistic."""
+    latent = direction.numel()
+    ims = _ends(G, direction, z_from_seed(seed, n_bases, latent), span, image_size)   # (3, n, s, s)
+    cls = predict_classes(classifier, ims.reshape(-1, image_size, image_size)).reshape(3, n_bases)
+    minus, plus = (int(np.bincount(c, minlength=len(CLASS_NAMES)).argmax()) for c in (cls[0], cls[2]))
+    agreement = float(((cls[0] == minus).mean() + (cls[2] == plus).mean()) / 2)
+    changed = float((cls[0] != cls[2]).mean())
+    st = [pixel_stats(x) for x in ims]                                   # at -span, 0, +span
+    stats = {k: (float(st[0][k].mean()), float(st[2][k].mean())) for k in PIXEL_STATS}
+    # Effect size: the mean change over the statistic's spread among the unmoved pictures (a = 0).
+    effect = {k: (stats[k][1] - stats[k][0]) / max(float(st[1][k].std()), 1e-3) for k in PIXEL_STATS}
+    if minus != plus:
+        kind, change = "class", 0.0
+    else:
+        kind = max(PIXEL_STATS, key=lambda k: abs(effect[k]))
+        change = effect[kind]
+    return DirectionLabel(kind, CLASS_NAMES[minus], CLASS_NAMES[plus], agreement, changed, change, stats)
+
+
+@torch.no_grad()
+def direction_effects(G: nn.Module, classifier: nn.Module, directions: torch.Tensor, n_bases: int = 64,
+                      span: float = 3.0, seed: int = 0, image_size: int = 28) -> dict[str, np.ndarray]:
+    """Per direction (k, latent): RMS pixel change per unit step (in [-1, 1] units) and the share of z changing class."""
+    latent = directions.shape[1]
+    z = z_from_seed(seed, n_bases, latent)                               # (n, latent)
+    dev = next(G.parameters()).device
+    per_unit, changed = [], []
+    for n in directions.float():
+        n = n / n.norm().clamp_min(1e-12)
+        # Central difference over one unit each side: (G(z + n) - G(z - n)) / 2, RMS over pixels.
+        step = torch.stack([z + n, z - n]).to(dev)                       # (2, n_bases, latent)
+        x = G(step.reshape(-1, latent)).reshape(2, n_bases, -1)
+        per_unit.append(((x[0] - x[1]) / 2).pow(2).mean(dim=1).sqrt().mean().item())
+        ims = _ends(G, n, z, span, image_size)
+        cls = predict_classes(classifier, ims[[0, 2]].reshape(-1, image_size, image_size)).reshape(2, n_bases)
+        changed.append(float((cls[0] != cls[1]).mean()))
+    return {"pixel_change_per_unit": np.array(per_unit), "class_changed_share": np.array(changed)}
