@@ -1,7 +1,7 @@
 """Find the z whose generated picture looks most like a given picture (GAN inversion), and save it.
 
     python -m gan_core.project --checkpoint checkpoints/book.pt --image shirt.png --out z.json \
-        [--restarts 16] [--steps 300] [--seed 0]
+        [--restarts 16] [--steps 200] [--seed 0]
 
 Any PNG or JPEG works: it is turned into a 28 x 28 light-on-black picture like
 Fashion-MNIST's first. z.json holds one number per latent dimension. Prints the pixel
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image", required=True, help="the picture to match (PNG, JPEG, ...)")
     p.add_argument("--out", required=True, help="JSON file to write the z to")
     p.add_argument("--restarts", type=int, default=16, help="z optimised at once (default 16)")
-    p.add_argument("--steps", type=int, default=300, help="Adam steps (default 300)")
+    p.add_argument("--steps", type=int, default=200, help="Adam steps (default 200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the starting z and the baseline")
     args = p.parse_args(argv)
     if not 1 <= args.restarts <= 256:

@@ -32,7 +32,7 @@ from .latent import to_uint8
 from .verdicts import from_uint8, torch_threads
 
 # Pictures larger than this (width x height) are refused before their pixels are decoded:
-# 50 megapixels is past any phone photo, and its grey copy is still only 200 MB of float32.
+# 50 megapixels is past any phone photo, and decoded as RGBA it still fits in 200 MB.
 MAX_INPUT_PIXELS = 50_000_000
 # Pictures are shrunk to this longer side before any float work: far more than 28 needs.
 _WORK_SIDE = 280
@@ -149,7 +149,7 @@ def best_of_random(G: nn.Module, target: np.ndarray | torch.Tensor, n: int = 10_
         return _pick(G, z, x, image_size)
 
 
-def project(G: nn.Module, target: np.ndarray | torch.Tensor, restarts: int = 16, steps: int = 300,
+def project(G: nn.Module, target: np.ndarray | torch.Tensor, restarts: int = 16, steps: int = 200,
             lr: float = 0.05, seed: int = 0, pool: int = 1024, norm_weight: float = 0.01,
             classifier: nn.Module | None = None, feature_weight: float = 0.0,
             image_size: int = 28, threads: int | None = 1) -> Projection:

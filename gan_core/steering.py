@@ -58,7 +58,7 @@ def _tangent_unit(v: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 
 def steer_batch(G: nn.Module, classifier: nn.Module, z: torch.Tensor, target: int, steps: int = 50,
-                candidates: int = 4, angle: float = 0.3, noise: float = 0.1, confidence: float = 0.5,
+                candidates: int = 8, angle: float = 0.3, noise: float = 0.1, confidence: float = 0.5,
                 seed: int = 0, threads: int | None = 1) -> SteerBatch:
     """Steer each start z (n, latent) toward class `target`, `candidates` climbers per start, one batch."""
     if not 1 <= candidates <= 256 or steps < 0:
@@ -112,7 +112,7 @@ def _climb(G: nn.Module, classifier: nn.Module, z: torch.Tensor, target: int, st
 
 
 def steer(G: nn.Module, classifier: nn.Module, z: torch.Tensor, target: int, steps: int = 50,
-          candidates: int = 4, angle: float = 0.3, noise: float = 0.1, confidence: float = 0.5,
+          candidates: int = 8, angle: float = 0.3, noise: float = 0.1, confidence: float = 0.5,
           seed: int = 0, threads: int | None = 1) -> SteerPath:
     """Steer one z (latent,) toward class `target`; the path ends where it arrived (or after `steps`)."""
     b = steer_batch(G, classifier, z.reshape(1, -1), target, steps, candidates, angle, noise, confidence, seed, threads)
