@@ -20,8 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gan_core import CLASS_NAMES, load_checkpoint, load_classifier, load_fashion_mnist, z_from_seed  # noqa: E402
-from gan_core.directions import (direction_effects, ganspace_directions, label_direction,  # noqa: E402
-                                 sefa_directions)
+from gan_core.directions import direction_effects, ganspace_directions, sefa_directions  # noqa: E402
 from gan_core.projection import best_of_random, project  # noqa: E402
 from gan_core.steering import steer, steer_batch  # noqa: E402
 
@@ -84,7 +83,7 @@ def bench_directions(G, C) -> None:
     print(f"directions: SeFa {1e3 * (t1 - t0):.1f} ms, GANSpace (50,000 samples) {t2 - t1:.2f} s")
     for name, v in (("SeFa", sefa.vectors), ("GANSpace", gan.vectors), ("random", rnd)):
         fx = direction_effects(G, C, v)
-        labels = [label_direction(G, C, d) for d in v]
+        labels = fx["labels"]
         ends = [f"{lb.minus_class}->{lb.plus_class}" if lb.kind == "class" else f"{lb.kind} {lb.change:+.1f}"
                 for lb in labels]
         pairs = {tuple(sorted((lb.minus_class, lb.plus_class))) for lb in labels if lb.kind == "class"}

@@ -5,7 +5,8 @@ left), B (top right), C (bottom left) and D (bottom right), by default D = C + (
 the analogy "A is to B as C is to D". The left column runs from A to C, the right one
 from B to D, and each row runs between them. With "lerp" the grid is the flat plane
 A + u (B - A) + v (C - A); "slerp" follows arcs instead, keeping z away from the
-low-norm middle that G rarely saw in training.
+low-norm middle that G rarely saw in training. For independent A, B and C the analogy's D
+is about sqrt(3) times longer than a typical z; pass z_d to choose another fourth corner.
 """
 from __future__ import annotations
 

@@ -3,17 +3,20 @@
 z stays on the sphere |z| = sqrt(latent_dim), where nearly all of N(0, I)'s mass lies
 and G was trained: each step moves along the sphere's tangent, then projects back.
 
-Plain Adam on -log p(y | G(z)) with a norm penalty (lr 0.1, 50 steps) reaches the target
-for only 42-86% of random starts: it stalls where the classifier's gradient through G
-is weak or points into a dead end. Three changes lift that to 97-100% for every class
-on the shipped model (bench/latent_tools.py):
+Plain Adam on -log p(y | G(z)) with a norm penalty (lr 0.1, 50 steps) brings only
+42-86% of random starts into the class (45-85% here; trousers and ankle boots worst).
+A lone climber stalls or circles where the classifier's gradient through G points into
+a dead end, typically when the target is far away (sneakers to T-shirts or pullovers).
+Three changes bring 99-100% of 100 random starts into every class within 50 steps, about
+5 steps on average, on the shipped model (bench/latent_tools.py):
   - the gradient is normalised and each step turns z by a fixed angle (0.3 rad), so
-    flat regions do not slow it down and overconfident ones do not throw it far;
-  - several candidates climb at once from the same start, all but the first with a
-    small random tangential kick each step (0.1 rad), so one that stalls is not the end;
-  - the path kept is that of the first candidate to get there (the shortest walk).
-A start counts as arrived when the classifier's argmax is the target and p(target)
-is at least `confidence`; its candidates then stop, so the path ends there.
+    flat regions do not slow it down and steep ones do not throw it far (alone: 69-96%);
+  - 8 climbers leave the same start together, all but the first with a small random
+    tangential kick each step (0.1 rad), so one that stalls is not the end;
+  - a start has arrived when the classifier's top class is the target with p >= 0.5
+    (`confidence`); its climbers then stop and the surest one in the class is kept.
+The one start in 1,000 that resisted (a sneaker steered to T-shirt/top) ended at Shirt
+0.61, T-shirt 0.20: the classifier's weakest pair; another seed gets it there.
 """
 from __future__ import annotations
 
@@ -30,7 +33,11 @@ from .verdicts import torch_threads
 
 @dataclass
 class SteerPath:
-    """One steered start: z at each step (steps+1, latent), start first; p(target) at each; whether it arrived."""
+    """One steered start: z at each step (steps+1, latent), start first; p(target) at each; whether it arrived.
+
+    z[0] is the start moved onto the sphere (same direction). Steps are 0.3 rad apart,
+    a visible jump: for a smooth animation, slerp a few frames between neighbours.
+    """
 
     z: torch.Tensor
     target_prob: np.ndarray
