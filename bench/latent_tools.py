@@ -84,14 +84,18 @@ def bench_directions(G, C) -> None:
     for name, v in (("SeFa", sefa.vectors), ("GANSpace", gan.vectors), ("random", rnd)):
         fx = direction_effects(G, C, v)
         labels = fx["labels"]
-        ends = [f"{lb.minus_class}->{lb.plus_class}" if lb.kind == "class" else f"{lb.kind} {lb.change:+.1f}"
-                for lb in labels]
-        pairs = {tuple(sorted((lb.minus_class, lb.plus_class))) for lb in labels if lb.kind == "class"}
+        ends = [f"{lb.minus_class}->{lb.plus_class} {lb.class_shift:.2f}" if lb.kind == "class"
+                else f"{lb.kind} {lb.change:+.1f}" for lb in labels]
+        # How distinct the directions' outcomes are: cosine between their per-class shift vectors (8, 10).
+        sh = torch.tensor([list(lb.shifts.values()) for lb in labels])
+        sh = sh / sh.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        overlap = (sh @ sh.T).abs()[~torch.eye(len(sh), dtype=torch.bool)].mean()
         print(f"  {name:8s} pixel RMS change per unit step {np.round(fx['pixel_change_per_unit'], 2)} "
               f"mean {fx['pixel_change_per_unit'].mean():.3f}")
         print(f"  {'':8s} share of z changing class -3..+3 {np.round(fx['class_changed_share'], 2)} "
-              f"mean {fx['class_changed_share'].mean():.2f}; {len(pairs)} distinct class pairs")
-        print(f"  {'':8s} labels: {'; '.join(ends)}")
+              f"mean {fx['class_changed_share'].mean():.2f}; mean |cos| between directions' class shifts "
+              f"{overlap:.2f}")
+        print(f"  {'':8s} labels (class lost->gained, share): {'; '.join(ends)}")
     cos = (sefa.vectors @ gan.vectors.T).abs()                           # (8, 8)
     angles = torch.linalg.svdvals(sefa.vectors @ gan.vectors.T)          # cosines of the principal angles
     print(f"  |cos| SeFa i vs GANSpace i: {np.round(cos.diagonal().numpy(), 2)}; best match per SeFa "

@@ -19,7 +19,7 @@ from PIL import Image
 
 from gan_core import GANConfig, build_models, decode, load_checkpoint, load_classifier, z_from_seed
 from gan_core.classifier import ClassifierConfig, build_classifier
-from gan_core.directions import (direction_effects, direction_strip, ganspace_directions, label_direction,
+from gan_core.directions import (CLASS_SHIFT, direction_effects, direction_strip, ganspace_directions, label_direction,
                                  pixel_stats, sefa_directions)
 from gan_core.latent_map import latent_plane, plane_z
 from gan_core.project import main as project_main
@@ -94,8 +94,10 @@ def test_direction_strip_and_labels(small_g, small_clf):
     label = label_direction(small_g, small_clf, n, n_bases=8)
     assert label == label_direction(small_g, small_clf, n, n_bases=8)     # seeded
     assert label.kind in ("class", "brightness", "width", "height")
-    assert (label.kind == "class") == (label.minus_class != label.plus_class)
+    assert (label.kind == "class") == (label.class_shift >= CLASS_SHIFT)
     assert 0 <= label.changed_share <= 1 and set(label.stats) == {"brightness", "width", "height"}
+    assert sum(label.shifts.values()) == pytest.approx(0, abs=1e-9) and len(label.shifts) == 10
+    assert label.shifts[label.plus_class] == max(label.shifts.values())
     fx = direction_effects(small_g, small_clf, sefa_directions(small_g, k=2).vectors, n_bases=8)
     assert fx["pixel_change_per_unit"].shape == (2,) and (fx["pixel_change_per_unit"] > 0).all()
     assert fx["labels"][0] == label_direction(small_g, small_clf, sefa_directions(small_g, k=1).vectors[0], n_bases=8)
@@ -109,9 +111,11 @@ def test_pixel_stats_measure_the_garment():
     assert st["brightness"][0] == pytest.approx(140 / 784)
 
 
-def test_book_top_direction_changes_class(book_g, book_clf):
-    label = label_direction(book_g, book_clf, sefa_directions(book_g, k=1).vectors[0])
-    assert label.kind == "class" and label.changed_share > 0.8
+def test_book_top_directions_change_class(book_g, book_clf):
+    first, second = (label_direction(book_g, book_clf, v) for v in sefa_directions(book_g, k=2).vectors)
+    # Measured: dresses become sneakers for 0.39 of z, bags trousers for 0.23-0.34, whatever the seed.
+    assert (first.kind, first.plus_class, second.kind, second.plus_class) == ("class", "Sneaker", "class", "Trouser")
+    assert first.changed_share > 0.9
 
 
 # ---- steering -------------------------------------------------------------------------
