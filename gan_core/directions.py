@@ -151,7 +151,7 @@ class DirectionLabel:
     plus_class: str                     # the class that +span has most more of than -span
     class_shift: float                  # the smaller of the two moves, as a share of the base z
     changed_share: float                # share of base z whose own class differs between the two ends
-    change: float                       # effect size of `kind`'s statistic (plus minus minus, over its spread); 0 for "class"
+    change: float                       # effect size of `kind`'s statistic (+span minus -span, over its spread)
     shifts: dict[str, float]            # per class: its share at +span minus its share at -span
     stats: dict[str, tuple[float, float]]  # each pixel statistic's mean at -span and at +span
 
@@ -179,7 +179,7 @@ def label_direction(G: nn.Module, classifier: nn.Module, direction: torch.Tensor
 @torch.no_grad()
 def direction_effects(G: nn.Module, classifier: nn.Module, directions: torch.Tensor, n_bases: int = 128,
                       span: float = 3.0, seed: int = 0, image_size: int = 28) -> dict[str, object]:
-    """Per direction (k, latent): RMS pixel change per unit step (in [-1, 1] units), share of z changing class, label."""
+    """Per direction (k, latent): RMS pixel change per unit step ([-1, 1] units), share of z changing class, label."""
     z = z_from_seed(seed, n_bases, directions.shape[1])                  # (n, latent)
     dev = next(G.parameters()).device
     per_unit = []

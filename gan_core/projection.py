@@ -6,6 +6,11 @@ as starting points), minimising per restart
     + feature_weight * mean (f(G(z)) - f(x))^2 / mean f(x)^2   the classifier's features, optional
     + norm_weight * (|z| / sqrt(latent) - 1)^2       keeps z where G was trained (|z| near sqrt(latent))
 and keeps the restart with the lowest pixel MSE. best_of_random() is the baseline to beat.
+On book.pt and 20 test pictures (2 per class; bench/latent_tools.py) the defaults reach a
+mean pixel MSE of 0.056 against 0.109 for the best of 10,000 random z (2.1x lower at the
+median, 1.36x at worst) in about 0.3 s. The feature term is off by default: at weight
+0.1 the classifier reads 95% of the projections as the target's class instead of 75%,
+for a pixel MSE of 0.058, but each step costs about 3x more.
 
 prepare_image() turns any picture into one like Fashion-MNIST's: a light garment on a
 black background, cropped to its content and scaled so that its longer side fills the
@@ -62,7 +67,7 @@ def load_image(src: str | os.PathLike | bytes | BinaryIO, max_pixels: int = MAX_
             if img.width * img.height > max_pixels:
                 raise ValueError(f"{name}: {img.width} x {img.height} pixels is over the limit of {max_pixels:,}")
             if img.format == "JPEG":
-                img.draft("RGB", (_WORK_SIDE, _WORK_SIDE))   # decode a JPEG at 1/2, 1/4 or 1/8 scale when that is enough
+                img.draft("RGB", (_WORK_SIDE, _WORK_SIDE))   # decode a JPEG at 1/2, 1/4 or 1/8 scale if enough
             img.load()
     except UnidentifiedImageError:
         raise ValueError(f"{name}: not a picture file PIL can read (PNG, JPEG, ...)") from None

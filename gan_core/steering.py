@@ -46,7 +46,7 @@ class SteerPath:
 
 @dataclass
 class SteerBatch:
-    """Many starts steered at once: chosen paths (steps+1, n, latent), p(target) (steps+1, n), arrival step (n,), -1 if none."""
+    """Many starts steered at once: kept paths (steps+1, n, latent), p(target) (steps+1, n), arrival step (n,) or -1."""
 
     z: torch.Tensor
     target_prob: np.ndarray
