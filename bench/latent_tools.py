@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gan_core import CLASS_NAMES, load_checkpoint, load_classifier, load_fashion_mnist, z_from_seed  # noqa: E402
 from gan_core.directions import direction_effects, ganspace_directions, sefa_directions  # noqa: E402
-from gan_core.projection import best_of_random, project  # noqa: E402
+from gan_core.projection import best_of_random, project_image  # noqa: E402
 from gan_core.steering import steer, steer_batch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,7 @@ def timed(f, repeats: int) -> float:
 def bench_speed(G, C, x: torch.Tensor, threads: int) -> None:
     """Seconds to project one picture, to beat it at random, and to steer one z to each class."""
     z = z_from_seed(7, 1)[0]
-    t_proj = timed(lambda: project(G, x[0], threads=threads), 5)
+    t_proj = timed(lambda: project_image(G, x[0], threads=threads), 5)
     t_base = timed(lambda: best_of_random(G, x[0], threads=threads), 3)
     # Steering time depends on how far the class is: time every class from one z, report the spread.
     t_steer = [timed(lambda c=c: steer(G, C, z, c, threads=threads), 2) for c in range(10)]
@@ -66,7 +66,7 @@ def bench_projection(G, images: torch.Tensor, labels: torch.Tensor, threads: int
     """Pixel MSE of our projection against the best of 10,000 random z, on real test pictures."""
     ours, base = [], []
     for x in images:
-        ours.append(project(G, x, threads=threads).mse)
+        ours.append(project_image(G, x, threads=threads).mse)
         base.append(best_of_random(G, x, n=10_000, seed=1, threads=threads).mse)
     ours, base = np.array(ours), np.array(base)
     print(f"projection of {len(images)} test pictures ({', '.join(str(int(v)) for v in labels)} by class):")

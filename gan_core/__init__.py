@@ -14,6 +14,10 @@ from .quality import (COVERAGE_THRESHOLD, Evaluation, evaluate_generator, evalua
 from .model import build_discriminator, build_generator, build_models
 from .courtesy import note_interaction
 from .device import resolve_device
+from .directions import Directions, direction_strip, ganspace_directions, label_direction, sefa_directions
+from .latent_map import LatentPlane, latent_plane
+from .projection import Projection, best_of_random, load_image, prepare_image, project_image
+from .steering import SteerPath, steer
 from .run_folder import ACTIVE_STATES, DISK_BUDGET_MB, Recording, RunFolder, list_runs, log_spaced_epochs
 from .step import book_step, gan_step
 from .trainer import EpochEvent, StepEvent, TrainControl, Trainer, TrainingDiverged
@@ -31,5 +35,8 @@ __all__ = [
     "build_discriminator", "build_generator", "build_models",
     "ACTIVE_STATES", "DISK_BUDGET_MB", "Recording", "RunFolder", "list_runs", "log_spaced_epochs", "note_interaction",
     "book_step", "gan_step", "resolve_device",
+    "Directions", "direction_strip", "ganspace_directions", "label_direction", "sefa_directions",
+    "LatentPlane", "latent_plane", "Projection", "best_of_random", "load_image", "prepare_image", "project_image",
+    "SteerPath", "steer",
     "EpochEvent", "StepEvent", "TrainControl", "Trainer", "TrainingDiverged",
 ]

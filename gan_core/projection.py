@@ -1,6 +1,6 @@
 """GAN inversion: the z whose picture G(z) looks most like a given one, and pictures made ready for it.
 
-project() runs Adam on a batch of restarts at once (the best z of a small random pool
+project_image() runs Adam on a batch of restarts at once (the best z of a small random pool
 as starting points), minimising per restart
     mean over pixels (G(z) - x)^2                    pixel MSE in [-1, 1] units
     + feature_weight * mean (f(G(z)) - f(x))^2 / mean f(x)^2   the classifier's features, optional
@@ -154,7 +154,7 @@ def best_of_random(G: nn.Module, target: np.ndarray | torch.Tensor, n: int = 10_
         return _pick(G, z, x, image_size)
 
 
-def project(G: nn.Module, target: np.ndarray | torch.Tensor, restarts: int = 16, steps: int = 200,
+def project_image(G: nn.Module, target: np.ndarray | torch.Tensor, restarts: int = 16, steps: int = 200,
             lr: float = 0.05, seed: int = 0, pool: int = 1024, norm_weight: float = 0.01,
             classifier: nn.Module | None = None, feature_weight: float = 0.0,
             image_size: int = 28, threads: int | None = 1) -> Projection:

@@ -94,7 +94,7 @@ def test_errors_are_one_line_without_traceback(args, words, tmp_path, monkeypatc
 @pytest.mark.slow
 def test_the_commands_users_type_still_run(tmp_path):
     """`python -m gan_core.X` stays the public interface, whatever module holds the code."""
-    for tool in ("train", "sample", "interpolate", "evaluate", "classifier"):
+    for tool in ("train", "sample", "interpolate", "evaluate", "classifier", "project"):
         p = subprocess.run([sys.executable, "-m", f"gan_core.{tool}", "--help"], capture_output=True, text=True,
                            cwd=tmp_path, timeout=120)
         assert p.returncode == 0 and f"python -m gan_core.{tool}" in p.stdout and not p.stderr, (tool, p.stderr)

@@ -18,13 +18,13 @@ import torch
 from PIL import Image
 
 from gan_core import GANConfig, build_models, decode, load_checkpoint, load_classifier, z_from_seed
-from gan_core.classifier import ClassifierConfig, build_classifier
+from gan_core.fashion_classifier import ClassifierConfig, build_classifier
 from gan_core.directions import (CLASS_SHIFT, direction_effects, direction_strip, ganspace_directions, label_direction,
                                  pixel_stats, sefa_directions)
 from gan_core.latent_map import latent_plane, plane_z
-from gan_core.project import main as project_main
+from gan_core.cli.project import main as project_main
 from gan_core.projection import (MAX_INPUT_PIXELS, as_target, best_of_random, load_image, prepare_image,
-                                 project)
+                                 project_image)
 from gan_core.steering import steer, steer_batch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,18 +162,18 @@ def test_latent_plane_corners_are_the_inputs(small_g, mode):
 
 def test_projection_recovers_gs_own_sample(small_g):
     x = small_g(z_from_seed(9, 1, 8))[0]
-    found = project(small_g, x, restarts=8, steps=150, seed=0)
+    found = project_image(small_g, x, restarts=8, steps=150, seed=0)
     assert found.z.shape == (8,) and found.image.shape == (28, 28)
     assert found.mse < 1e-4                                             # measured 1.9e-5
     assert found.mse < best_of_random(small_g, x, n=2000).mse
-    a, b = (project(small_g, x, restarts=4, steps=20, seed=1) for _ in range(2))
+    a, b = (project_image(small_g, x, restarts=4, steps=20, seed=1) for _ in range(2))
     assert torch.equal(a.z, b.z) and np.array_equal(a.image, b.image)    # seeded
 
 
 def test_projection_with_classifier_features(small_g, small_clf):
     x = small_g(z_from_seed(9, 1, 8))[0]
-    plain = project(small_g, x, restarts=4, steps=30, seed=0)
-    both = project(small_g, x, restarts=4, steps=30, seed=0, classifier=small_clf, feature_weight=1.0)
+    plain = project_image(small_g, x, restarts=4, steps=30, seed=0)
+    both = project_image(small_g, x, restarts=4, steps=30, seed=0, classifier=small_clf, feature_weight=1.0)
     assert math.isfinite(both.mse) and not torch.equal(plain.z, both.z)   # the feature term takes part
 
 
@@ -236,7 +236,7 @@ def test_book_projection_beats_best_of_random(book_g, fashion_test):
     x, y = fashion_test
     for label in (0, 5, 8):                                              # a T-shirt, a sandal, a bag
         target = x[int(torch.nonzero(y == label)[0])]
-        ours = project(book_g, target, seed=0)
+        ours = project_image(book_g, target, seed=0)
         assert ours.mse < 0.8 * best_of_random(book_g, target, n=10_000, seed=1).mse
 
 
@@ -248,7 +248,7 @@ def test_cli_writes_z_json(tmp_path, capsys, fashion_test):
     png.write_bytes(_png(((x[0] + 1) * 127.5).round().byte().reshape(28, 28).numpy()))
     out = tmp_path / "z.json"
     with pytest.raises(SystemExit) as e:
-        from gan_core.cli import run_main
+        from gan_core.cli.common import run_main
         run_main(project_main, ["--checkpoint", str(BOOK), "--image", str(png), "--out", str(out),
                                 "--restarts", "4", "--steps", "50"])
     assert e.value.code == 0
@@ -268,7 +268,7 @@ def test_cli_refuses_a_bad_image_in_one_line(tmp_path, capsys, content, words):
     elif content == "huge":                                             # a header claiming 10,000 x 10,000 pixels
         content = _png_header(10_000, 10_000)
     bad.write_bytes(content)
-    from gan_core.cli import run_main
+    from gan_core.cli.common import run_main
     with pytest.raises(SystemExit) as e:
         run_main(project_main, ["--checkpoint", str(BOOK), "--image", str(bad), "--out", str(tmp_path / "z.json")])
     assert e.value.code == 2
