@@ -1,4 +1,4 @@
-"""Every Plotly figure the app draws: a run's live curves, a finished run's history, the class mix, the lesson's diagrams.
+"""Every Plotly figure the app draws: a run's curves, a finished run's history, the class mix, the lesson's diagrams.
 
 Per-step values are noisy, so each is drawn faint (while there are few) under a
 trailing moving average, with the epoch means as dots. Traces are capped at
@@ -194,7 +194,7 @@ def step_figure(a: StepAnatomy) -> go.Figure:
             ("fake_g", "G(z) → G'(z)", a.d_fake_after, a.d_fake_after_g, G_COLOR)]
     n = len(a.d_real)
     jitter = (np.arange(n) % 10 - 4.5) / 25   # images spread over each row's height, so their lines do not overlap
-    traces = []
+    traces, arrows = [], []
     for i, (key, name, before, after, color) in enumerate(rows):
         y = len(rows) - 1 - i + jitter
         segments_x = np.stack([before, after, np.full(n, np.nan)], 1).ravel()
@@ -206,16 +206,19 @@ def step_figure(a: StepAnatomy) -> go.Figure:
                  showlegend=False, hoverinfo="x", marker=dict(color="white", size=6, line=dict(color=color, width=1))),
             dict(type="scatter", x=after, y=y, mode="markers", meta=f"{key}.after", name=t("{name}, after", name=name),
                  showlegend=False, hoverinfo="x", marker=dict(color=color, size=6)),
-            dict(type="scatter", x=[before.mean(), after.mean()], y=[len(rows) - 1 - i + 0.33] * 2, mode="markers+lines",
+            dict(type="scatter", x=[before.mean(), after.mean()], y=[len(rows) - 1 - i + 0.36] * 2, mode="markers",
                  meta=f"{key}.mean", name=t("{name}, mean", name=name), showlegend=False, hoverinfo="x",
-                 line=dict(color=color, width=3),
-                 marker=dict(color=color, size=[7, 12], symbol=["circle-open", "arrow"], angleref="previous")),
+                 marker=dict(color=["white", color], size=9, line=dict(color=color, width=2))),
         ]
+        # The mean's move as an arrow: Plotly draws a data-to-data arrow only as an annotation.
+        arrows.append(dict(x=after.mean(), y=len(rows) - 1 - i + 0.36, ax=before.mean(), ay=len(rows) - 1 - i + 0.36,
+                           xref="x", yref="y", axref="x", ayref="y", text="", showarrow=True, arrowhead=2,
+                           arrowsize=1.2, arrowwidth=2.5, arrowcolor=color, standoff=4, startstandoff=4))
     half = dict(type="line", x0=0.5, x1=0.5, yref="paper", y0=0, y1=1, line=dict(color="grey", dash="dash", width=1))
     return go.Figure(data=traces, layout=dict(
-        height=260, margin=dict(l=10, r=10, t=10, b=10), shapes=[half], hovermode="closest",
+        height=260, margin=dict(l=10, r=10, t=10, b=10), shapes=[half], annotations=arrows, hovermode="closest",
         xaxis=dict(title=dict(text=t("D's output: its probability that the image is real")), range=[-0.02, 1.02]),
-        yaxis=dict(tickvals=[2, 1, 0], ticktext=[name for _, name, *_ in rows], range=[-0.6, 2.6], fixedrange=True)))
+        yaxis=dict(tickvals=[2, 1, 0], ticktext=[name for _, name, *_ in rows], range=[-0.3, 2.5], fixedrange=True)))
 
 
 def settle_figure(history: dict[str, list[float]], last: int) -> go.Figure:

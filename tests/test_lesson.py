@@ -8,7 +8,6 @@ pages in the right state; in English and Korean, in-process and in Chromium.
 from __future__ import annotations
 
 import copy
-import io
 import math
 import re
 from urllib.parse import parse_qs
@@ -22,8 +21,9 @@ from torch import nn
 
 from explorer import run_manager
 from explorer.training_form import PRESETS
-from gan_core import (EQUILIBRIUM, GANConfig, book_step, build_discriminator, build_generator, config_layers, layers,
-                      load_checkpoint, load_fashion_mnist, settled, step_anatomy, step_inputs, to_uint8)
+from gan_core import (EQUILIBRIUM, GANConfig, Trainer, book_step, build_generator, config_layers, layers,
+                      load_checkpoint, load_fashion_mnist, save_checkpoint, settled, step_anatomy, step_inputs,
+                      to_uint8)
 from gan_core.step import make_optimizers
 from helpers import APP, ROOT, array, chart, chromium, open_app, streamlit_server, texts
 
@@ -248,6 +248,28 @@ def test_a_generator_only_file_says_d_is_missing_and_draws_d_from_the_settings(c
     assert list(net["D.layers"]["customdata"]) == [200_960, 65_792, 257]
     assert "not in this file" in net["D"]["name"]
     assert not at.get("metric")   # no step without D
+
+
+@pytest.mark.parametrize("cfg", [GANConfig(latent_dim=32, hidden_dim=128), GANConfig(latent_dim=8, hidden_dim=16,
+                                                                                  image_size=14)],
+                         ids=["32-128-784", "14x14 images"])
+def test_any_mlp_the_app_loads_is_drawn_with_its_own_sizes(clean, monkeypatch, cfg):
+    folder = clean / "other"
+    folder.mkdir()
+    save_checkpoint(folder / "other.pt", Trainer(cfg.replace(epochs=1), torch.rand(100, cfg.image_dim) * 2 - 1,
+                                                 "cpu").state_dict())
+    monkeypatch.setenv("GAN_EXPLORER_CHECKPOINTS", str(folder))
+    at = opened()
+    assert not at.exception and not at.error
+    h, d = cfg.hidden_dim, cfg.image_dim
+    net = chart(at, "lesson.networks")
+    assert list(net["G"]["customdata"]) == [cfg.latent_dim, h, h, d]
+    assert list(net["G.layers"]["customdata"]) == [cfg.latent_dim * h + h, h * h + h, h * d + d]
+    assert list(net["D.layers"]["customdata"]) == [d * h + h, h * h + h, h + 1]
+    if cfg.image_size == 28:   # a step on Fashion-MNIST, with this model's batch and z
+        assert len(at.get("metric")) == 4 and "random numbers" in texts(at, "markdown")
+    else:
+        assert not at.get("metric") and "cannot take a step" in texts(at, "info")
 
 
 def test_a_fresh_install_gets_the_prompt_to_train(clean, monkeypatch):

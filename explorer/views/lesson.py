@@ -86,7 +86,7 @@ def one_step(model) -> None:
     cfg = model.config
     st.session_state.setdefault("lesson.seed", 0)
     c = st.columns([3, 2, 2], vertical_alignment="bottom")
-    seed = c[0].number_input(t("Seed of the batch and of z"), 0, 2**31 - 1, key="lesson.seed",
+    seed = c[0].number_input(t("Seed of the batch and of z"), 0, 2**31 - 1, key="lesson.seed", persist_state="session",
                              help=t("The same seed takes the same real images and the same z."))
     c[1].button(t("Another batch"), icon=":material/casino:", on_click=_another_batch, key="lesson.another",
                 width="stretch")
@@ -96,6 +96,10 @@ def one_step(model) -> None:
         st.warning(t("**This part needs real images, and Fashion-MNIST was not found.** `bash scripts/setup.sh` "
                      "installs it (or see the Quality page); the other parts of the lesson work without it."),
                    icon=":material/dataset:")
+        return
+    if cfg.image_dim != data.train.shape[1]:
+        st.info(t("This model draws {size}×{size} images and Fashion-MNIST's are 28×28, so it cannot take a step on "
+                  "them.", size=cfg.image_size), icon=":material/info:")
         return
     x, z = step_inputs(data.train, cfg, int(seed))
     a = step_anatomy(model.G, model.D, x, z, cfg)
