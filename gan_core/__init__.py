@@ -2,6 +2,7 @@
 
 Importing this package has no side effects: no downloads, folders or argument parsing.
 """
+from .anatomy import EQUILIBRIUM, Layer, StepAnatomy, config_layers, layers, settled, step_anatomy, step_inputs
 from .checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .fashion_classifier import DEFAULT_CLASSIFIER_PATH, ClassifierError, load_classifier
 from .config import ConfigError, GANConfig
@@ -23,6 +24,7 @@ from .step import book_step, gan_step
 from .trainer import EpochEvent, StepEvent, TrainControl, Trainer, TrainingDiverged
 
 __all__ = [
+    "EQUILIBRIUM", "Layer", "StepAnatomy", "config_layers", "layers", "settled", "step_anatomy", "step_inputs",
     "Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint",
     "DEFAULT_CLASSIFIER_PATH", "ClassifierError", "load_classifier",
     "ConfigError", "GANConfig",

@@ -413,7 +413,7 @@ def test_a_book_length_run_is_drawn_with_capped_points():
 # ---- Latent space ------------------------------------------------------------------------------
 
 def test_latent_sliders_drive_the_image(with_model):
-    at = app()   # the default page
+    at = app()   # the Latent space page
     assert len(at.slider) == 64
     # First visit: the sliders hold seed 0's z (rounded to the slider's precision).
     z0 = z_from_seed(0, 1, 64)[0].clamp(-3, 3).numpy()
