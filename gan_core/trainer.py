@@ -229,8 +229,10 @@ class Trainer:
     def _measure(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return measure_gan(self.G, self.D, x, z, self.cfg.leaky_slope, self.cfg.g_loss)
 
-    def _update(self, half: str, batches: list[torch.Tensor], b: int, single: bool):
-        """One update from batch index b: returns (batches used, its four numbers, before, after)."""
+    def _update(self, half: str, batches: list[torch.Tensor], b: int,
+                single: bool) -> tuple[int, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """One update ("both", "d" or "g") from batch index b: (batches used, its four numbers, before, after);
+        before and after are measured only for a single request."""
         cfg, G, D = self.cfg, self.G, self.D
         if half == "both":
             xs = batches[b:b + cfg.d_steps]

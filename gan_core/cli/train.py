@@ -44,7 +44,8 @@ def parse_args(argv: list[str] | None):
     # None = not given: the run folder's settings (or the book's) apply.
     p.add_argument("--epochs", type=int, default=None, help=f"total epochs (default {d.epochs})")
     p.add_argument("--batch-size", type=int, default=None, help=f"default {d.batch_size}")
-    p.add_argument("--lr", type=float, default=None, help=f"learning rate of both G and D (default {d.lr_g}; 0 freezes)")
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"learning rate of both G and D (default {d.lr_g}; 0 freezes)")
     p.add_argument("--lr-g", type=float, default=None, help="learning rate of G (overrides --lr; 0 freezes G)")
     p.add_argument("--lr-d", type=float, default=None, help="learning rate of D (overrides --lr; 0 freezes D)")
     p.add_argument("--d-steps", type=int, default=None, metavar="K",
