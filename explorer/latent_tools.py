@@ -58,7 +58,7 @@ def classifier(image_size: int) -> tuple[evaluations.Judge | None, str | None]:
     try:
         judge = evaluations.judge(str(path), path.stat().st_mtime_ns)
     except (ClassifierError, OSError) as e:
-        return None, t("The quality classifier could not be loaded: {reason}", reason=str(e)[:200])
+        return None, t("The quality classifier cannot be loaded: {reason}", reason=str(e)[:200])
     if judge.image_size != image_size:
         return None, t("The quality classifier reads {classifier} px pictures; this generator draws {generator} px.",
                        classifier=judge.image_size, generator=image_size)

@@ -11,20 +11,23 @@ from __future__ import annotations
 PAGES = [("views/project.py", "Project an image", ":material/center_focus_strong:", "project")]
 
 
-def install() -> None:
-    """Wrap st.navigation (idempotent)."""
+def install(monkeypatch=None) -> None:
+    """Wrap st.navigation (through pytest's monkeypatch when given, so that it is undone after the test)."""
     import streamlit as st
 
-    if getattr(st.navigation, "_adds_new_pages", False):
+    if getattr(st.navigation, "adds_new_pages", False):
         return
     original = st.navigation
 
     def navigation(pages, **kwargs):
         from explorer.i18n import t
-        listed = {str(getattr(p, "_page", "")) for p in pages}
+        listed = [str(getattr(p, "_page", "")) for p in pages]
         extra = [st.Page(script, title=t(title), icon=icon, url_path=url)
                  for script, title, icon, url in PAGES if not any(s.endswith(script) for s in listed)]
         return original([*pages, *extra], **kwargs)
 
-    navigation._adds_new_pages = True
-    st.navigation = navigation
+    navigation.adds_new_pages = True
+    if monkeypatch is None:
+        st.navigation = navigation
+    else:
+        monkeypatch.setattr(st, "navigation", navigation)

@@ -164,7 +164,7 @@ def start_controls(dim: int) -> None:
 
 def steering(model, dirs, judge, why: str | None) -> None:
     """Pick a class and walk z toward it: the walk plays in the picture and ends there, as the new base."""
-    st.markdown(f"**{t('Steer to a class')}**")
+    st.markdown(t("**Steer to a class**"))
     if judge is None or dirs is None:
         st.caption(why or t("Steering needs the quality classifier."))
         return
@@ -332,8 +332,8 @@ def explorer(model) -> None:
     left, right = st.columns(2, gap="medium")
     with left:
         picture = st.empty()
-        start_controls(dim)
         steering(model, dirs, judge, why)
+        start_controls(dim)
     with right:
         if dirs is None:
             st.info(t("This generator's z has {dim:,} numbers, too many to find its main directions quickly: "

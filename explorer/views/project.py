@@ -29,8 +29,7 @@ except ImportError:   # an install from an older requirements.txt: drawing is th
     st_canvas = None
 
 SOURCES = {"test": N_("A real test image"), "upload": N_("Upload a picture"), "draw": N_("Draw one")}
-TARGET_SCALE = 8    # the target as the generator sees it: 28 px at 224 px
-RESULT_SCALE = 5    # the four pictures compared: 140 px each
+RESULT_SCALE = 5    # the four pictures compared, two by two: 140 px each
 CANVAS = 256        # the drawing square, px (fits the narrow column of a 1024 px window)
 PEN = 20            # the drawing pen's width, px: about 2 of the 28 pixels
 
@@ -62,7 +61,8 @@ def upload_target() -> tuple[np.ndarray, str] | None:
     try:
         image = prepare_image(load_image(f.getvalue()))
     except ValueError as e:
-        st.error(t("{name}: {reason}", name=plain(f.name, 60), reason=plain(str(e).split(": ")[-1], 200)))
+        # Translators: {what} is a file name or a model picker entry, {reason} the library's English message.
+        st.error(t("{what}: {reason}", what=plain(f.name, 60), reason=plain(str(e).removeprefix("upload: "), 200)))
         return None
     return image, t("upload: {name}", name=f.name[:60])
 
@@ -70,12 +70,13 @@ def upload_target() -> tuple[np.ndarray, str] | None:
 def drawn_target() -> tuple[np.ndarray, str] | None:
     """A drawing on a black square, made to look like Fashion-MNIST."""
     if st_canvas is None:
-        st.info(t("Drawing needs the streamlit-drawable-canvas package: `pip install -r requirements.txt`, then "
+        st.info(t("Drawing needs the `streamlit-drawable-canvas` package: `pip install -r requirements.txt`, then "
                   "restart the app."), icon=":material/draw:")
         return None
-    st.caption(t("Draw one garment in white; the toolbar above the square undoes or clears."))
+    st.space("medium")   # the canvas's toolbar floats above the square
     drawn = st_canvas(stroke_width=PEN, stroke_color="#ffffff", background_color="#000000", width=CANVAS,
                       height=CANVAS, drawing_mode="freedraw", return_image_data=True, key="project.canvas")
+    st.caption(t("Draw one garment in white; the toolbar above the square undoes or clears."))
     data = drawn.image_bytes
     if not data:
         return None
@@ -86,19 +87,21 @@ def drawn_target() -> tuple[np.ndarray, str] | None:
     return image, t("drawing")
 
 
-def show_results(model, key: str, target: np.ndarray, name: str) -> None:
+def show_results(model, key: str, target: np.ndarray, name: str, where) -> None:
+    """The target, G's picture for the z found, the best random z's, the nearest training image; then what to do."""
     size = model.config.image_size
-    with st.spinner(t("Looking for the z that draws it…")):
+    with where, st.spinner(t("Looking for the z that draws it…")):
         resources.manager().note_interaction()
         found = latent_tools.project(model.G, key, target)
         near = latent_tools.nearest_real(target)
-    pictures = [(target, t("The target")),
+    pictures = [(target, t("The target: {name}", name=plain(name, 80))),
                 (found.image, t("G(z) for the z found: error {mse:.3f}", mse=found.mse)),
                 (found.random_image, t("Best of {n:,} random z: error {mse:.3f}", n=latent_tools.RANDOM_TRIES,
                                        mse=found.random_mse))]
     if near is not None:
         pictures.append((near[0], t("Nearest training image: error {mse:.3f}", mse=near[2])))
-    for col, (image, caption) in zip(st.columns(4), pictures):
+    cells = [c for _ in range(2) for c in where.columns(2)]   # two by two: fits beside the drawing square
+    for col, (image, caption) in zip(cells, pictures):
         col.image(png_bytes(upscale(image.reshape(size, size), RESULT_SCALE)), caption=caption, output_format="PNG",
                   width="stretch")
     ratio = found.random_mse / max(found.mse, 1e-9)
@@ -164,6 +167,4 @@ if chosen is not None and chosen[0].shape != (model.config.image_size,) * 2:
 if chosen is None:
     st.stop()
 target, name = chosen
-right.image(png_bytes(upscale(target, TARGET_SCALE)), caption=t("What G is asked to draw: {name}", name=plain(name, 80)),
-            output_format="PNG")
-show_results(model, latent_tools.model_key(model.G), target, name)
+show_results(model, latent_tools.model_key(model.G), target, name, right)
