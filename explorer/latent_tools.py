@@ -35,7 +35,7 @@ STRIP_SCALE = 2         # 28 px frames at 56 px
 # SeFa takes the eigenvectors of a (latent x latent) matrix: 0.1 s at 512, about 1 s at 1,024 and a minute at
 # 4,096 here. A z wider than this gets no directions (its raw sliders still work).
 MAX_DIRECTION_DIM = 512
-ANIMATION_FRAMES = 36   # a steering path plays in at most this many frames
+ANIMATION_FRAMES = 30   # a steering path plays in at most this many frames
 RANDOM_TRIES = 10_000   # the baseline a projection must beat: the closest of this many random z
 KEEP_PROJECTIONS = 8    # projections a session keeps for the map and the Interpolate page
 

@@ -40,7 +40,7 @@ COLUMNS = 8        # raw sliders per row
 # Raw sliders drawn at most: a valid checkpoint may have a z of thousands (4,096 sliders took 22 s to draw);
 # past this, the first MAX_SLIDERS dimensions get sliders, the rest keep their values.
 MAX_SLIDERS = 128
-FRAME_S = 0.05     # a steering walk plays at 20 frames a second
+FRAME_S = 0.05     # a steering walk plays at 20 frames a second: at most 1.5 s
 MAP_SIDE = 9       # the latent map is 9 x 9 pictures, decoded in one pass
 MAP_SCALE = 2      # at 2x with 1 px between cells: 524 px square
 MAP_PAD = 1
@@ -256,7 +256,9 @@ def corner(name: str, default_seed: int, dim: int, projections: list[dict]) -> t
     if st.session_state.get(f"latent.map.{name}.src") not in options:
         st.session_state[f"latent.map.{name}.src"] = "seed"
     src = st.selectbox(t("Corner {name}", name=name), list(options), format_func=options.__getitem__,
-                       key=f"latent.map.{name}.src", on_change=_corner_source_changed, args=(name,))
+                       key=f"latent.map.{name}.src", on_change=_corner_source_changed, args=(name,),
+                       help=t("This picture: the z on show when you chose it. Projections kept on the Project an "
+                              "image page are offered too."))
     if src == "seed":
         seed = st.number_input(t("Seed of {name}", name=name), 0, 2**31 - 1, key=f"latent.map.{name}.seed",
                                label_visibility="collapsed")
@@ -293,6 +295,10 @@ def latent_map(model) -> None:
         chart_key = f"latent.map.chart{st.session_state.get('latent.map.version', 0)}"
         st.plotly_chart(fig, key=chart_key, on_select=functools.partial(_map_clicked, chart_key),
                         selection_mode="points", config={"displayModeBar": False}, width="content")
+        cell = st.session_state.get("latent.map.cell")
+        if cell is not None:
+            st.caption(t("Row {row}, column {col} is the picture above now: its directions and steering start "
+                         "from it.", row=cell // MAP_SIDE + 1, col=cell % MAP_SIDE + 1))
 
 
 def play(picture, frames: np.ndarray) -> None:
