@@ -113,7 +113,7 @@ def main() -> int:
                 if args.watch:
                     watcher = browser.new_page()   # another session, as a second viewer would be
                     watcher.goto(page.url)         # it keeps polling the run's Train page
-            open_app(page, url)  # the Latent space page is the default one
+            open_app(page, f"{url}/latent")  # "/" opens the lesson
             wait_idle(page)
             before, t0 = cpu_ticks(), time.monotonic()
             src, shown = slider_latencies(page, args.changes, args.warmup)

@@ -36,9 +36,10 @@ st.set_page_config(page_title="GAN Explorer", page_icon=":material/checkroom:", 
 st.html("<style>[data-testid=stImage] img {image-rendering: pixelated;}</style>")
 remember_language()   # before anything is said: the URL's ?lang, kept across pages (explorer/i18n.py)
 
-# The default page lives at "/" (st.navigation ignores its url_path), so it must not change with
-# what is installed: links to /train and /interpolate keep working. Without a model the Latent
-# page says how to get one.
+# A new visitor starts with the lesson: "/" (the default page, whose own url_path Streamlit
+# ignores) sends them on to /lesson, keeping the URL's parameters. So every page, the lesson
+# included, has an address of its own that never changes with what is installed: links to
+# /lesson, /latent, /train and /interpolate keep working. Without a model each page says how to get one.
 try:
     resources.manager()  # reads the GAN_EXPLORER_* settings: a bad one stops here, said in one line
 except EnvError as e:
@@ -47,8 +48,17 @@ except EnvError as e:
 
 language_switch()
 # Titles are translated; URL paths are not, so a link works in every language.
+lesson = st.Page("views/lesson.py", title=t("Lesson"), icon=":material/school:", url_path="lesson")
+
+
+def _welcome() -> None:
+    st.switch_page(lesson, query_params=st.query_params.to_dict())
+
+
 page = st.navigation([
-    st.Page("views/latent.py", title=t("Latent space"), icon=":material/tune:", default=True),
+    st.Page(_welcome, title="GAN Explorer", url_path="welcome", default=True, visibility="hidden"),
+    lesson,
+    st.Page("views/latent.py", title=t("Latent space"), icon=":material/tune:", url_path="latent"),
     st.Page("views/train.py", title=t("Train"), icon=":material/model_training:", url_path="train"),
     st.Page("views/interpolate.py", title=t("Interpolate"), icon=":material/linear_scale:", url_path="interpolate"),
     st.Page("views/timeline.py", title=t("Timeline"), icon=":material/timeline:", url_path="timeline"),

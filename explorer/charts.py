@@ -1,4 +1,4 @@
-"""Every Plotly figure the app draws: a run's live curves, a finished run's history, the class mix.
+"""Every Plotly figure the app draws: a run's curves, a finished run's history, the class mix, the lesson's diagrams.
 
 Per-step values are noisy, so each is drawn faint (while there are few) under a
 trailing moving average, with the epoch means as dots. Traces are capped at
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from gan_core import CLASS_NAMES, COVERAGE_THRESHOLD, Evaluation
+from gan_core import CLASS_NAMES, COVERAGE_THRESHOLD, Evaluation, Layer, StepAnatomy
 
 from .i18n import N_, t
 from .run_curves import Curves
@@ -164,6 +164,113 @@ def class_figure(gen: Evaluation, floor: Evaluation) -> go.Figure:
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
                       yaxis=dict(title=t("fraction of images"), tickformat=".0%"))
     return fig
+
+
+# ---- the Lesson page ----------------------------------------------------------------------------
+
+G_COLOR, D_COLOR = COLORS["g_loss"], COLORS["d_loss"]
+
+
+def _network_row(layers: list[Layer], y: float, color: str, key: str, name: str, ends: tuple[str, str],
+                 biggest: int) -> list[dict]:
+    """One network as a row of squares (its vectors, area by width) joined by its Linear layers' labels."""
+    widths = [layers[0].in_features] + [l.out_features for l in layers]
+    x = np.arange(len(widths), dtype=float)
+    sizes = [8 + 52 * (w / biggest) ** 0.5 for w in widths]
+    labels = [f"{w:,}" for w in widths]
+    labels[0], labels[-1] = f"{ends[0]} · {labels[0]}", f"{labels[-1]} · {ends[1]}"
+    vectors = dict(type="scatter", x=x, y=[y] * len(x), mode="markers+text", meta=key, name=name, showlegend=False,
+                   text=labels, textposition="bottom center", customdata=widths, hoverinfo="skip",
+                   marker=dict(symbol="square", size=sizes, color=color, line=dict(color="white", width=1)))
+    # Each Linear between two vectors: its shape and parameter count, then the activation after it.
+    linear = dict(type="scatter", x=(x[:-1] + x[1:]) / 2, y=[y + 0.22] * len(layers), mode="text", meta=f"{key}.layers",
+                  name=name, showlegend=False, customdata=[l.params for l in layers], hoverinfo="skip",
+                  text=[f"Linear {l.in_features:,}→{l.out_features:,}<br><b>{l.params:,}</b>"
+                        + (f"<br>{l.activation}" if l.activation else "") for l in layers],
+                  textfont=dict(size=11, color="#444"))
+    spine = dict(type="scatter", x=[x[0], x[-1]], y=[y, y], mode="lines", meta=f"{key}.spine", name=name,
+                 showlegend=False, hoverinfo="skip", line=dict(color=color, width=1))
+    return [spine, vectors, linear]
+
+
+def network_figure(g_layers: list[Layer], d_layers: list[Layer], d_in_file: bool = True) -> go.Figure:
+    """G above D, each drawn from its Linear layers: vector widths, each layer's parameters, the totals."""
+    biggest = max(max(l.in_features, l.out_features) for l in (*g_layers, *d_layers))
+    g_total, d_total = sum(l.params for l in g_layers), sum(l.params for l in d_layers)
+    g_name = t("Generator G: {n:,} parameters", n=g_total)
+    d_name = (t("Discriminator D: {n:,} parameters", n=d_total) if d_in_file
+              else t("Discriminator D: {n:,} parameters (not in this file: its shape from the settings)", n=d_total))
+    traces = [*_network_row(g_layers, 1.0, G_COLOR, "G", g_name, ("z", t("image")), biggest),
+              *_network_row(d_layers, 0.0, D_COLOR, "D", d_name, (t("image"), t("probability real")), biggest)]
+    notes = [dict(x=-0.3, y=y + 0.55, xref="x", yref="y", xanchor="left", showarrow=False, text=f"<b>{name}</b>",
+                  font=dict(size=13, color=color)) for y, name, color in ((1.0, g_name, G_COLOR), (0.0, d_name, D_COLOR))]
+    n = max(len(g_layers), len(d_layers))
+    return go.Figure(data=traces, layout=dict(
+        height=360, margin=dict(l=10, r=10, t=10, b=10), annotations=notes, hovermode=False,
+        xaxis=dict(visible=False, range=[-0.35, n + 0.35], fixedrange=True),
+        yaxis=dict(visible=False, range=[-0.5, 1.62], fixedrange=True)))
+
+
+def step_figure(a: StepAnatomy) -> go.Figure:
+    """Every image of the step's batch: D's score before and after each update, one line per image."""
+    rows = [("real", t("real x"), a.d_real, a.d_real_after, COLORS["d_x"]),
+            ("fake", "G(z)", a.d_fake, a.d_fake_after, COLORS["d_g_z"]),
+            ("fake_g", "G(z) → G'(z)", a.d_fake_after, a.d_fake_after_g, G_COLOR)]
+    n = len(a.d_real)
+    jitter = (np.arange(n) % 10 - 4.5) / 25   # images spread over each row's height, so their lines do not overlap
+    traces, arrows = [], []
+    for i, (key, name, before, after, color) in enumerate(rows):
+        y = len(rows) - 1 - i + jitter
+        segments_x = np.stack([before, after, np.full(n, np.nan)], 1).ravel()
+        segments_y = np.stack([y, y, np.full(n, np.nan)], 1).ravel()
+        traces += [
+            dict(type="scatter", x=segments_x, y=segments_y, mode="lines", meta=f"{key}.moves", name=name,
+                 showlegend=False, hoverinfo="skip", line=dict(color=color, width=1), opacity=0.4),
+            dict(type="scatter", x=before, y=y, mode="markers", meta=f"{key}.before", name=t("{name}, before", name=name),
+                 showlegend=False, hoverinfo="x", marker=dict(color="white", size=6, line=dict(color=color, width=1))),
+            dict(type="scatter", x=after, y=y, mode="markers", meta=f"{key}.after", name=t("{name}, after", name=name),
+                 showlegend=False, hoverinfo="x", marker=dict(color=color, size=6)),
+            dict(type="scatter", x=[before.mean(), after.mean()], y=[len(rows) - 1 - i + 0.36] * 2, mode="markers",
+                 meta=f"{key}.mean", name=t("{name}, mean", name=name), showlegend=False, hoverinfo="x",
+                 marker=dict(color=["white", color], size=9, line=dict(color=color, width=2))),
+        ]
+        # The mean's move as an arrow: Plotly draws a data-to-data arrow only as an annotation.
+        arrows.append(dict(x=after.mean(), y=len(rows) - 1 - i + 0.36, ax=before.mean(), ay=len(rows) - 1 - i + 0.36,
+                           xref="x", yref="y", axref="x", ayref="y", text="", showarrow=True, arrowhead=2,
+                           arrowsize=1.2, arrowwidth=2.5, arrowcolor=color, standoff=4, startstandoff=4))
+    half = dict(type="line", x0=0.5, x1=0.5, yref="paper", y0=0, y1=1, line=dict(color="grey", dash="dash", width=1))
+    return go.Figure(data=traces, layout=dict(
+        height=260, margin=dict(l=10, r=10, t=10, b=10), shapes=[half], annotations=arrows, hovermode="closest",
+        xaxis=dict(title=dict(text=t("D's output: its probability that the image is real")), range=[-0.02, 1.02]),
+        yaxis=dict(tickvals=[2, 1, 0], ticktext=[name for _, name, *_ in rows], range=[-0.3, 2.5], fixedrange=True)))
+
+
+def settle_figure(history: dict[str, list[float]], last: int) -> go.Figure:
+    """D(x) and D(G(z)) epoch by epoch over a whole run, its last `last` epochs shaded, their averages and 0.5 marked."""
+    x = np.asarray(history["epoch"], dtype=float) + 1   # epochs trained
+    traces = []
+    for short in VERDICTS:
+        name = next((n for n in ("mean_" + short, short) if n in history), None)
+        if name is None:
+            continue
+        y = np.asarray(history[name], dtype=np.float32)
+        traces.append(dict(type="scatter", x=x, y=y, mode="lines", name=t(NAMES[short]), meta=short,
+                           line=dict(color=COLORS[short], width=2)))
+        tail = float(y[-last:].mean())
+        traces.append(dict(type="scatter", x=[x[-last], x[-1]], y=[tail, tail], mode="lines+text", meta=f"{short}.settled",
+                           name=t("{name}, last {n} epochs", name=t(NAMES[short]), n=last), showlegend=False,
+                           text=["", f"<b>{tail:.2f}</b>"], textposition="top left",
+                           line=dict(color="black", width=2, dash="dot")))
+    window = dict(type="rect", x0=float(x[-last]), x1=float(x[-1]), yref="paper", y0=0, y1=1, line=dict(width=0),
+                  fillcolor="rgba(0,0,0,0.06)")
+    half = dict(type="line", xref="paper", x0=0, x1=1, y0=0.5, y1=0.5, line=dict(color="grey", dash="dash", width=1))
+    note = dict(xref="paper", x=0, y=0.5, yanchor="bottom", xanchor="left", showarrow=False,
+                text=t("0.5: D cannot tell"), font=dict(color="grey", size=11))
+    return go.Figure(data=traces, layout=dict(
+        height=300, margin=dict(l=10, r=10, t=30, b=10), shapes=[window, half], annotations=[note],
+        hovermode="x unified", legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+        xaxis=dict(title=dict(text=t("epochs trained"))),
+        yaxis=dict(title=dict(text=t("D's output")), range=[0, 1.02])))
 
 
 def latent_map_figure(picture_png: bytes, rows: int, cols: int, cell: int, pad: int, scale: int,

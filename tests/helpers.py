@@ -238,17 +238,24 @@ def percentile(xs: list[float], q: float) -> float:
 
 # ---- the app in-process (AppTest) -----------------------------------------------------------
 
-def app(page: str | None = None, timeout: float = 60, **state):
-    """The app's first page run; then, if asked, switched to `page` with session state set before it runs."""
+LATENT_PAGE = "views/latent.py"
+
+
+def app(page: str | None = LATENT_PAGE, timeout: float = 60, **state):
+    """The app opened at `page` (the Latent space page unless told), with session state set before its first run.
+
+    page=None opens the app's root, "/", which takes a new visitor to the lesson. A page is opened as its
+    URL would open it: before the first run AppTest finds it by its file name, which is each page's url_path.
+    """
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(APP), default_timeout=timeout).run()
-    assert not at.exception, at.exception
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
     for k, v in state.items():
         at.session_state[k] = v
     if page:
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
     return at
 
 

@@ -415,7 +415,7 @@ def test_a_book_length_run_is_drawn_with_capped_points():
 def test_latent_sliders_drive_the_image(with_model):
     """The untrained model's page: direction sliders in front, the raw sliders of z behind an expander.
     (tests/test_latent_page.py covers the page in full, on the book model and a freshly trained run.)"""
-    at = app()   # the default page
+    at = app()   # the Latent space page
     assert [s.key for s in at.slider] == [f"latent.a{i}" for i in range(8)]
     assert image_captions(at)[0].startswith("D's verdict: ")
     before = image_urls(at)[0]

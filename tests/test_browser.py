@@ -99,7 +99,7 @@ def test_a_run_updates_live_and_survives_a_reload(server, page):
 
 def test_a_latent_slider_moved_with_the_keyboard_changes_the_image(server, page):
     url, _ = server
-    open_app(page, url)   # the Latent space page is the default one
+    open_app(page, f"{url}/latent")   # "/" opens the lesson
     page.wait_for_selector(IMAGE, timeout=WAIT_MS)
     thumb = page.locator(DIRECTION_THUMBS).nth(3)
     before_value, before_src = thumb.get_attribute("aria-valuetext"), page.locator(IMAGE).first.get_attribute("src")
@@ -122,11 +122,11 @@ def test_a_crashing_upload_is_refused_while_other_sessions_keep_working(server, 
     url, _ = server
     evil = tmp_path / "evil.pt"
     evil.write_bytes(hostile_files.deep_nesting(1_000_000))
-    open_app(page, url)
+    open_app(page, f"{url}/latent")
     page.wait_for_selector(IMAGE, timeout=WAIT_MS)
     other = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})   # a session of its own
     try:
-        open_app(other, url)
+        open_app(other, f"{url}/latent")
         other.locator("[data-testid=stSidebar] input[type=file]").set_input_files(str(evil))
         other.get_by_text("nothing in it was loaded").first.wait_for(timeout=WAIT_MS)
         error = other.locator("[data-testid=stSidebar] [data-testid=stAlertContentError]").first.inner_text()

@@ -158,7 +158,7 @@ def test_eight_students_start_at_once(classroom):
     try:
         for page in pages:
             open_app(page, f"{url}/train?{RUN_QUERY}", timeout_ms=WAIT_MS)
-        open_app(watcher_page, url, timeout_ms=WAIT_MS)   # the Latent space page is the default one
+        open_app(watcher_page, f"{url}/latent", timeout_ms=WAIT_MS)   # "/" opens the lesson
         buttons = [page.get_by_role("button", name="Start training") for page in pages]
         for b in buttons:
             b.wait_for(timeout=WAIT_MS)

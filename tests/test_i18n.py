@@ -26,7 +26,8 @@ LOCALE = ROOT / "explorer" / "locale"
 CATALOGS = sorted(LOCALE.glob("*/LC_MESSAGES/explorer.po"))
 TEMPLATE = LOCALE / "explorer.pot"
 
-PAGES = ["views/latent.py", "views/train.py", "views/interpolate.py", "views/timeline.py", "views/quality.py"]
+PAGES = ["views/lesson.py", "views/latent.py", "views/train.py", "views/interpolate.py", "views/timeline.py",
+         "views/quality.py"]
 # Pages whose text is not wrapped in t() yet, and why. Delete a line to check that page too.
 NOT_TRANSLATED_YET = {
     "views/train.py": "being edited on another branch; its strings get t() when that lands",

@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+import helpers
 import new_pages
 from explorer import run_manager
 from gan_core import (DEFAULT_CLASSIFIER_PATH, GANConfig, Trainer, decode, load_checkpoint, load_classifier,
@@ -78,14 +79,8 @@ def fresh(tmp_path, monkeypatch, small_data_dir, fresh_run):
 
 
 def opened(page: str = LATENT, **state) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=180).run()
-    assert not at.exception, at.exception
-    for k, v in state.items():
-        at.session_state[k] = v
-    if page != LATENT:
-        at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+    """The app opened at `page`, as its URL would open it ("/" is the lesson's)."""
+    return helpers.app(page, timeout=180, **state)
 
 
 def picture(at: AppTest) -> str:
@@ -417,7 +412,7 @@ def clipped_buttons(page) -> list[str]:
 def test_the_latent_page_at_1024_by_768(server, lang):
     url, tmp = server
     with chromium(1024, 768) as page:
-        open_app(page, f"{url}/?lang={lang}")
+        open_app(page, f"{url}/latent?lang={lang}")
         page.wait_for_selector(IMAGE, timeout=WAIT_MS)
         # The labels arrive once the classifier has named the directions (a rerun).
         page.wait_for_function("sel => document.querySelectorAll(sel).length == 8", arg=DIRECTION_THUMBS,
@@ -455,7 +450,7 @@ def test_the_latent_page_at_1024_by_768(server, lang):
 def test_a_click_on_the_map_in_the_browser(server):
     url, tmp = server
     with chromium(1024, 768) as page:
-        open_app(page, url)
+        open_app(page, f"{url}/latent")
         page.wait_for_selector(IMAGE, timeout=WAIT_MS)
         page.get_by_text("Map: a plane through three z").click()
         plot = page.locator("[data-testid=stMain] .js-plotly-plot").first
