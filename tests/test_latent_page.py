@@ -29,7 +29,7 @@ from explorer import run_manager
 from gan_core import (DEFAULT_CLASSIFIER_PATH, GANConfig, Trainer, decode, load_checkpoint, load_classifier,
                       load_fashion_mnist, save_checkpoint, sefa_directions, z_from_seed)
 from gan_core.verdicts import predict_classes
-from helpers import APP, ROOT, array, chromium, image_captions, image_urls, open_app, streamlit_server, texts, wait_idle
+from helpers import ROOT, array, chromium, image_captions, image_urls, open_app, streamlit_server, texts, wait_idle
 
 BOOK = ROOT / "checkpoints" / "book.pt"
 LATENT, PROJECT, INTERPOLATE = "views/latent.py", "views/project.py", "views/interpolate.py"
