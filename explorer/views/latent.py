@@ -165,8 +165,8 @@ def start_controls(dim: int) -> None:
 def steering(model, dirs, judge, why: str | None) -> None:
     """Pick a class and walk z toward it: the walk plays in the picture and ends there, as the new base."""
     st.markdown(t("**Steer to a class**"))
-    if judge is None or dirs is None:
-        st.caption(why or t("Steering needs the quality classifier."))
+    if judge is None:
+        st.caption(why)
         return
     names = {c: latent_tools.class_name(c) for c in range(len(latent_tools.CLASS_NAMES))}
     c = st.columns([3, 2], vertical_alignment="bottom")
