@@ -7,7 +7,7 @@
     .venv/bin/python bench/slider_latency.py --checkpoint checkpoints/book.pt --changes 50
 
 Starts `streamlit run explorer/app.py` on a free loopback port with a throw-away
-runs folder, opens the Latent space page in headless Chromium, and moves one
+runs folder, opens the Latent space page in headless Chromium, and moves one direction
 slider at a time with the keyboard (focus the thumb, press an arrow key), as a
 person would. Inside the page, a keydown listener and a MutationObserver time
 each change with the browser's own clock, from the key press to

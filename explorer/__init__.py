@@ -12,6 +12,7 @@ the pages share:
     training_form.py     the Train page's presets and settings
     timeline_sources.py  the snapshots a Timeline shows
     evaluations.py       the Quality page's numbers, computed once per server
+    latent_tools.py      the latent pages' directions, labels, steering and projections, kept per model
     charts.py            every Plotly figure
     env.py               settings from GAN_EXPLORER_* environment variables
     i18n.py              t(): every text in the reader's language (catalogs in locale/)

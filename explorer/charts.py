@@ -271,3 +271,36 @@ def settle_figure(history: dict[str, list[float]], last: int) -> go.Figure:
         hovermode="x unified", legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
         xaxis=dict(title=dict(text=t("epochs trained"))),
         yaxis=dict(title=dict(text=t("D's output")), range=[0, 1.02])))
+
+
+def latent_map_figure(picture_png: bytes, rows: int, cols: int, cell: int, pad: int, scale: int,
+                      chosen: int | None = None) -> go.Figure:
+    """A grid picture (gan_core.grid of rows x cols cells of `cell` px, `pad` px apart, enlarged `scale` times)
+    with one invisible square marker over each cell, so that a click selects the cell (point index row * cols + col).
+
+    Plotly's image and heatmap traces report no selection (Streamlit issue 8760); scatter points do.
+    The chosen cell, if any, is outlined.
+    """
+    import base64
+
+    pitch = (cell + pad) * scale
+    width, height = (cols * (cell + pad) + pad) * scale, (rows * (cell + pad) + pad) * scale
+    centre = lambda i: (pad + cell / 2) * scale + i * pitch   # noqa: E731
+    x = np.array([centre(c) for r in range(rows) for c in range(cols)], dtype=np.float32)
+    y = np.array([centre(r) for r in range(rows) for c in range(cols)], dtype=np.float32)
+    source = "data:image/png;base64," + base64.b64encode(picture_png).decode("ascii")
+    shapes = []
+    if chosen is not None:
+        r, c = divmod(chosen, cols)
+        x0, y0 = (pad / 2) * scale + c * pitch, (pad / 2) * scale + r * pitch
+        shapes.append(dict(type="rect", x0=x0, y0=y0, x1=x0 + pitch, y1=y0 + pitch,
+                           line=dict(color="#ff4b4b", width=3)))
+    return go.Figure(
+        data=[dict(type="image", source=source, hoverinfo="skip", meta="picture"),
+              dict(type="scatter", x=x, y=y, mode="markers", meta="cells", hoverinfo="none", showlegend=False,
+                   marker=dict(symbol="square", size=cell * scale * 0.95, color="rgba(0,0,0,0)"),
+                   selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=1)))],
+        layout=dict(width=width, height=height, margin=dict(l=0, r=0, t=0, b=0), shapes=shapes,
+                    xaxis=dict(visible=False, range=[0, width], fixedrange=True),
+                    yaxis=dict(visible=False, range=[height, 0], fixedrange=True, scaleanchor="x"),
+                    dragmode=False, clickmode="event+select", showlegend=False))

@@ -172,7 +172,8 @@ def fill_disk(folder: Path) -> Path:
 # is in the DOM) and when that picture is decoded (shown: what the eye can see). The test side waits on
 # promises the page resolves, not by polling, so measuring adds almost no work to a busy machine.
 LATENT_IMAGE = "[data-testid=stMain] [data-testid=stImage] img"
-LATENT_THUMBS = "[data-testid=stMain] [data-testid=stSlider] input[type=range]"
+# The direction sliders (keys latent.a0 ... latent.a7; Streamlit gives each keyed widget a class st-key-KEY).
+LATENT_THUMBS = "[data-testid=stMain] [class*=st-key-latent-a] input[type=range]"
 _PROBE = """sel => {
   const probe = window.__probe = {down: null, src: null, shown: null, last: null, done: null};
   const current = () => document.querySelector(sel);
@@ -203,7 +204,7 @@ _SCRIPT_DONE = """() => new Promise(resolve => {
 
 
 def slider_latencies(page, changes: int, warmup: int = 2, pause_s: float = 0.15) -> tuple[list[float], list[float]]:
-    """(src, shown) milliseconds for `changes` arrow-key moves of latent sliders, after `warmup` untimed ones.
+    """(src, shown) milliseconds for `changes` arrow-key moves of direction sliders, after `warmup` untimed ones.
 
     The page must show the Latent space page's picture. One slider after another, as a person would:
     focus a thumb, press an arrow key, wait for the new picture and for the script to finish, then rest
@@ -211,10 +212,12 @@ def slider_latencies(page, changes: int, warmup: int = 2, pause_s: float = 0.15)
     """
     page.wait_for_selector(LATENT_IMAGE, timeout=60_000)
     page.evaluate(_PROBE, LATENT_IMAGE)
+    page.wait_for_selector(LATENT_THUMBS, timeout=60_000)
     thumbs = page.locator(LATENT_THUMBS)
+    count = thumbs.count()
     src_ms, shown_ms = [], []
     for i in range(warmup + changes):
-        thumb = thumbs.nth(i % 16)
+        thumb = thumbs.nth(i % count)
         value = float(thumb.get_attribute("aria-valuetext"))
         thumb.focus()
         page.evaluate("() => window.__probe.arm()")

@@ -413,28 +413,30 @@ def test_a_book_length_run_is_drawn_with_capped_points():
 # ---- Latent space ------------------------------------------------------------------------------
 
 def test_latent_sliders_drive_the_image(with_model):
+    """The untrained model's page: direction sliders in front, the raw sliders of z behind an expander.
+    (tests/test_latent_page.py covers the page in full, on the book model and a freshly trained run.)"""
     at = app()   # the Latent space page
-    assert len(at.slider) == 64
-    # First visit: the sliders hold seed 0's z (rounded to the slider's precision).
-    z0 = z_from_seed(0, 1, 64)[0].clamp(-3, 3).numpy()
-    assert np.allclose([at.slider(key=f"latent.z{i}").value for i in range(64)], z0, atol=0.006)
+    assert [s.key for s in at.slider] == [f"latent.a{i}" for i in range(8)]
     assert image_captions(at)[0].startswith("D's verdict: ")
-    before = image_urls(at)
-    assert len(before) == 1
+    before = image_urls(at)[0]
+    at.slider(key="latent.a0").set_value(2.5).run()
+    assert image_urls(at)[0] != before, "moving a direction slider did not change the image"
 
+    at.session_state["latent.raw"] = True   # open the expander of raw sliders
+    at.run()
+    # First visit: seed 0's z, moved 2.5 along the first direction; the raw sliders show it (rounded, clipped).
+    assert np.allclose([at.slider(key=f"latent.z{i}").value for i in range(64)],
+                       np.clip(at.session_state["latent.z"], -3, 3), atol=0.006)
     at.slider(key="latent.z5").set_value(2.5).run()
-    after = image_urls(at)
-    assert after != before, "moving a slider did not change the image"
-    assert at.session_state["latent.z"][5] == 2.5
-
+    after = image_urls(at)[0]
+    assert after != before and at.session_state["latent.z"][5] == pytest.approx(2.5)
     at.slider(key="latent.z5").set_value(at.slider(key="latent.z5").value).run()
-    assert image_urls(at) == after, "the same z gave a different image"
+    assert image_urls(at)[0] == after, "the same z gave a different image"
 
-    next(b for b in at.button if b.label == "Reset to zero").click().run()
-    assert all(at.slider(key=f"latent.z{i}").value == 0 for i in range(64))
     at.number_input(key="latent.seed").set_value(7).run()
     z7 = z_from_seed(7, 1, 64)[0].clamp(-3, 3).numpy()
     assert np.allclose([at.slider(key=f"latent.z{i}").value for i in range(64)], z7, atol=0.006)
+    assert all(at.slider(key=f"latent.a{i}").value == 0 for i in range(8))
 
 
 def test_uploads_are_validated_and_book_state_dicts_load(with_model):
@@ -449,7 +451,7 @@ def test_uploads_are_validated_and_book_state_dicts_load(with_model):
     assert not at.sidebar.get("error")
     assert at.selectbox(key="model.source").value.startswith("upload:")
     assert image_captions(at)[0].startswith("No D in this file")   # a bare state_dict holds only G
-    assert len(image_urls(at)) == 1
+    assert len(image_urls(at)) == 1 + 8   # the picture, and a strip along each direction
 
 
 # ---- Interpolate --------------------------------------------------------------------------------
@@ -509,6 +511,6 @@ def test_a_generator_with_a_very_wide_z_gets_a_capped_set_of_sliders(folders, tm
     at = app()
     assert time.monotonic() - started < 20
     sliders = [s for s in at.get("slider") if str(s.key or "").startswith("latent.z")]
-    assert len(sliders) == 128
+    assert len(sliders) == 128   # too wide for directions: the raw sliders are open from the start
     assert "4,096 numbers" in texts(at, "info")
     assert len(image_urls(at)) == 1

@@ -7,11 +7,12 @@ import streamlit as st
 import torch
 
 from gan_core import d_scores, decode, gif_bytes, interpolate, png_bytes, strip, upscale, z_from_seed
-from explorer import model_picker
+from explorer import latent_tools, model_picker
 from explorer.i18n import N_, t
 
 MODES = {"lerp": N_("Linear (lerp)"), "slerp": N_("Spherical (slerp)")}
-SOURCES = {"seed": N_("Seed"), "latent": N_("Latent page")}   # where an endpoint's z comes from
+SOURCES = {"seed": N_("Seed"), "latent": N_("Latent page"),   # where an endpoint's z comes from
+           "projected": N_("Projected image")}
 GIF_SCALE = 6        # 28 px frames at 168 px
 FRAME_SCALE = 8      # the scrubbed frame at 224 px
 
@@ -35,11 +36,32 @@ def endpoint(name: str, default_seed: int, dim: int) -> torch.Tensor:
             return torch.tensor(z)
         st.caption(t("The Latent space page has not been opened yet: using its starting z (seed 0)."))
         return z_from_seed(0, 1, dim)[0]
+    if src == "projected":
+        return projected(name, dim)
     c = st.columns([3, 1], vertical_alignment="bottom")
     seed = c[0].number_input(t("Seed"), 0, 2**31 - 1, key=f"interp.{name}.seed", persist_state="session")
     c[1].button(t("Random"), icon=":material/casino:", key=f"interp.{name}.random", on_click=_randomise, args=(name,),
                 width="stretch")
     return z_from_seed(int(seed), 1, dim)[0]
+
+
+def projected(name: str, dim: int) -> torch.Tensor:
+    """An endpoint from a projection kept on the Project an image page (made with this generator)."""
+    kept = latent_tools.kept(latent_tools.model_key(model.G))
+    if not kept:
+        st.caption(t("No projected image kept for this generator yet: project one on the Project an image page "
+                     "and press Keep. Using seed 0 meanwhile."))
+        return z_from_seed(0, 1, dim)[0]
+    by_picture = {p["picture"]: p for p in kept}
+    if st.session_state.get(f"interp.{name}.projected") not in by_picture:
+        st.session_state[f"interp.{name}.projected"] = kept[0]["picture"]
+    c = st.columns([1, 3], vertical_alignment="center")
+    key = c[1].selectbox(t("Projected image"), list(by_picture), format_func=lambda k: by_picture[k]["name"],
+                         key=f"interp.{name}.projected", label_visibility="collapsed")
+    chosen = by_picture[key]
+    c[0].image(png_bytes(upscale(chosen["target"], 2)), output_format="PNG")
+    c[1].caption(t("The z whose picture comes closest to it (pixel error {mse:.3f}).", mse=chosen["mse"]))
+    return torch.tensor(chosen["z"])
 
 
 @st.fragment
