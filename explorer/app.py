@@ -61,6 +61,7 @@ page = st.navigation([
     st.Page("views/latent.py", title=t("Latent space"), icon=":material/tune:", url_path="latent"),
     st.Page("views/train.py", title=t("Train"), icon=":material/model_training:", url_path="train"),
     st.Page("views/interpolate.py", title=t("Interpolate"), icon=":material/linear_scale:", url_path="interpolate"),
+    st.Page("views/project.py", title=t("Project an image"), icon=":material/center_focus_strong:", url_path="project"),
     st.Page("views/timeline.py", title=t("Timeline"), icon=":material/timeline:", url_path="timeline"),
     st.Page("views/quality.py", title=t("Quality"), icon=":material/analytics:", url_path="quality"),
 ])

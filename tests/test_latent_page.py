@@ -4,7 +4,6 @@ with AppTest, for the shipped book model and for a freshly trained small run; th
     .venv/bin/pytest tests/test_latent_page.py -m "not browser"   # AppTest, a few minutes
     .venv/bin/pytest tests/test_latent_page.py -m browser         # headless Chromium at 1024 x 768
 
-Pages app.py does not list yet are added to its navigation by tests/new_pages.py.
 """
 from __future__ import annotations
 
@@ -24,7 +23,6 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import helpers
-import new_pages
 from explorer import run_manager
 from gan_core import (DEFAULT_CLASSIFIER_PATH, GANConfig, Trainer, decode, load_checkpoint, load_classifier,
                       load_fashion_mnist, save_checkpoint, sefa_directions, z_from_seed)
@@ -55,7 +53,6 @@ def _clean(tmp_path, monkeypatch, small_data_dir, checkpoints: Path | None):
         monkeypatch.delenv("GAN_EXPLORER_CHECKPOINTS", raising=False)   # the shipped book model
     else:
         monkeypatch.setenv("GAN_EXPLORER_CHECKPOINTS", str(checkpoints))
-    new_pages.install(monkeypatch)
     st.cache_resource.clear()
     st.cache_data.clear()
     threads = torch.get_num_threads()
@@ -383,11 +380,9 @@ WAIT_MS = 60_000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, small_data_dir):
-    """The app with the shipped models and the pages app.py does not list yet, on a free port."""
+    """The app with the shipped models, on a free port."""
     tmp = tmp_path_factory.mktemp("latent-browser")
-    python_path = os.pathsep.join(filter(None, [str(ROOT / "tests" / "with_new_pages"), os.environ.get("PYTHONPATH")]))
-    env = {"GAN_EXPLORER_RUNS": str(tmp / "runs"), "GAN_EXPLORER_DATA": str(small_data_dir),
-           "PYTHONPATH": python_path}
+    env = {"GAN_EXPLORER_RUNS": str(tmp / "runs"), "GAN_EXPLORER_DATA": str(small_data_dir)}
     env.pop("GAN_EXPLORER_CHECKPOINTS", None)
     saved = os.environ.pop("GAN_EXPLORER_CHECKPOINTS", None)
     try:
