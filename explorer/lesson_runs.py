@@ -1,0 +1,62 @@
+"""Runs trained beforehand and shipped with the app, ready to show: the book's recipe and how a GAN fails.
+
+Each is a short run of `python -m gan_core.train` on the real Fashion-MNIST, kept small in
+`checkpoints/lessons/NAME/` (settings, status, history, step log, the fixed-z grid after every
+epoch, a few float16 G snapshots; no full checkpoint), so a class sees the failure at once
+instead of waiting for it. checkpoints/lessons/README.md says how each was made. The Train page
+opens them read-only, as runs, and the Timeline page finds their snapshots. What each shows is
+said here, in English marked for translation, keyed by the folder's name (a preset's key where
+a preset trains the same recipe).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from gan_core import RunFolder
+
+from .i18n import N_
+from .run_manager import RUN_ID
+
+FOLDER = "lessons"   # inside the checkpoints folder
+
+
+class LessonRun(NamedTuple):
+    title: str      # English, marked for translation: shown as t(title)
+    shows: str      # what the run shows (the first of two lines)
+    why: str        # and why (the second)
+    preset: str     # the Train page's preset that trains this recipe again
+
+
+LESSON_RUNS: dict[str, LessonRun] = {
+    "quick": LessonRun(
+        N_("The book's recipe, for comparison"),
+        N_("D wins at first, then G catches up: D(x) and D(G(z)) drift towards each other and the losses level off."),
+        N_("By epoch 10 the samples are rough but recognisable clothes: this is what learning looks like."),
+        "quick"),
+    "d_too_fast": LessonRun(
+        N_("D learns too fast"),
+        N_("D's learning rate is 10 times G's: D(G(z)) stays near 0 and G's loss climbs, epoch after epoch."),
+        N_("A D that always wins leaves G too little to learn from: the samples improve far more slowly."),
+        "d_too_fast"),
+    "lr_too_high": LessonRun(
+        N_("Learning rate too high"),
+        N_("Both learning rates are 25 times the book's: each Adam step overshoots, so the losses swing and jump."),
+        N_("The samples blur into a few shapes that G keeps redrawing: the game never settles."),
+        "lr_too_high"),
+}
+
+
+def lessons_root(checkpoints: Path) -> Path:
+    return checkpoints / FOLDER
+
+
+def lesson_folders(checkpoints: Path) -> dict[str, RunFolder]:
+    """The shipped runs found under checkpoints/lessons/, those described above first (in their order)."""
+    root = lessons_root(checkpoints)
+    if not root.is_dir():
+        return {}
+    found = {p.name: RunFolder(p) for p in root.iterdir()
+             if p.is_dir() and RUN_ID.fullmatch(p.name) and (p / "status.json").is_file()}
+    order = [name for name in LESSON_RUNS if name in found] + sorted(set(found) - set(LESSON_RUNS))
+    return {name: found[name] for name in order}
