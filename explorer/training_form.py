@@ -32,7 +32,8 @@ PRESETS: dict[str, Preset] = {
     "d_too_fast": Preset(N_("D learns too fast"), RunSettings(epochs=10, lr_d=2e-3),
                          N_("D's learning rate 10x G's: D(G(z)) sinks towards 0 and G's loss climbs.")),
     "lr_too_high": Preset(N_("Learning rate too high"), RunSettings(epochs=10, lr_g=5e-3, lr_d=5e-3),
-                          N_("25x the book's rate for both: the losses swing and samples collapse.")),
+                          N_("25x the book's rate for both: within an epoch G's pixels saturate and every sample "
+                             "is the same picture.")),
 }
 CUSTOM = "custom"            # the preset box's value when the settings are no preset's
 CUSTOM_NAME, CUSTOM_ABOUT = N_("Your own settings"), N_("No preset has exactly these settings.")

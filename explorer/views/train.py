@@ -103,8 +103,8 @@ def _from_link(statuses: dict, lessons: dict) -> None:
         if lesson in lessons:
             st.session_state["train.lesson"] = lesson
         else:
-            st.warning(t("The link asks for the shipped run “{name}”, which this app does not have. Pick one below.",
-                         name=plain(lesson, 80)))
+            st.warning(t("The link asks for the shipped run “{name}”, which this app does not have. Pick one "
+                         "below.", name=plain(lesson, 80)))
 
 
 def run_picker() -> Shown | None:
@@ -265,7 +265,8 @@ def curves(key: str, status: dict, snap, log) -> None:
                  "balance the book aims for, D outputs 0.5 for real and fake alike."))
     if snap.note:   # an old, unbounded step log: only its end was read (explorer/run_curves.py)
         st.caption(t("This run's step log is in the format before logs were bounded ({mb:,.0f} MB, a line a step): "
-                     "the charts show its last part only, from step {first:,}.", mb=_megabytes(log), first=snap.first_step))
+                     "the charts show its last part only, from step {first:,}.", mb=_megabytes(log),
+                     first=snap.first_step))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -303,9 +304,10 @@ def samples(key: str, run: RunFolder) -> None:
 def downloads(shown: Shown) -> None:
     run, c = shown.folder, st.columns(3)
     name = shown.lesson or shown.key
-    c[1].download_button(t("Metrics (CSV)"), lambda: run.history_file.read_bytes(), file_name=f"{name}-history.csv",
+    c[0 if shown.lesson else 1].download_button(t("Metrics (CSV)"), lambda: run.history_file.read_bytes(), file_name=f"{name}-history.csv",
                          mime="text/csv", on_click="ignore", key="train.dl.csv", icon=":material/download:",
-                         disabled=not run.history_file.is_file(), width="stretch", help=t("One row per finished epoch."))
+                         disabled=not run.history_file.is_file(), width="stretch",
+                         help=t("One row per finished epoch."))
     if shown.lesson:
         return   # shipped without its full checkpoint: its snapshots are on the Timeline page
     c[0].download_button(t("Checkpoint (.pt)"), lambda: run.checkpoint.read_bytes(), file_name=f"{name}.pt",
