@@ -25,6 +25,7 @@ and stops after MAX_STEPS opcodes, runs of numbers aside, which it counts at C s
 """
 from __future__ import annotations
 
+import pickle   # its opcode constants only: nothing here unpickles
 import struct
 import zipfile
 import zlib
@@ -148,20 +149,17 @@ def _short(text: str, n: int = 60) -> str:
 
 def _walk(data: bytes, pos: int, stats: dict[str, int]) -> int:
     """Walk one pickle from pos to its STOP, as torch's weights-only Unpickler reads it; return the position after."""
-    stack: list[dict] = []
-    metastack: list[list[dict]] = []
-    memo: dict[int, dict] = {}
-    num, text = _NUM, _TEXT
-    steps, walked, predictable, marks = stats["steps"], stats["walked"], stats["predictable"], stats["marks"]
+    w = _Walk(stats)
+    ops, n = _OPS, len(data)
+    steps = stats["steps"]
     extra = stats["opcodes"] - steps   # opcodes = steps + what runs of numbers held beyond their first
-    n = len(data)
     try:
         while True:
             op = data[pos]
             steps += 1
             if steps > MAX_STEPS:
                 raise PickleRefused(f"its pickle has more than {MAX_STEPS:,} opcodes besides runs of numbers")
-            if op in _SCALARS:  # numbers, None, bools, (): a run of the same one is counted at C speed
+            if op in _SCALARS:   # numbers, None, bools, (): a run of the same one is counted at C speed
                 width = _SCALARS[op]
                 k = _run_length(data, pos, op, width)
                 pos += k * width
@@ -170,136 +168,220 @@ def _walk(data: bytes, pos: int, stats: dict[str, int]) -> int:
                 extra += k - 1
                 if steps + extra > MAX_OPCODES:
                     raise PickleRefused(f"its pickle has more than {MAX_OPCODES:,} opcodes")
-                stack += [num] * k
-                continue
-            pos += 1
-            if op == 0x71:      # BINPUT
-                memo[data[pos]] = stack[-1]
+                w.stack += [_NUM] * k
+            elif op == 0x2E:     # STOP: torch returns the top of the stack
                 pos += 1
-                if len(memo) > MAX_MEMO:
-                    raise PickleRefused(f"its pickle keeps more than {MAX_MEMO:,} objects in its memo")
-            elif op == 0x68:    # BINGET
-                stack.append(memo[data[pos]])
-                pos += 1
-            elif op == 0x58:    # BINUNICODE
-                size = _U32(data, pos)[0]
-                pos += 4 + size
-                if pos > n:
-                    raise IndexError
-                # A long string costs its length to print, wherever it is referred to.
-                stack.append(text if size < 16 else {0: 1 + size // 16, 1: 0, 2: 1, 3: _STR})
-            elif op == 0x28:    # MARK
-                metastack.append(stack)
-                stack = []
-                if len(metastack) > marks:
-                    marks = len(metastack)
-                    if marks > MAX_DEPTH:
-                        raise PickleRefused(f"its pickle nests more than {MAX_DEPTH} MARKs")
-            elif op == 0x65:    # APPENDS
-                items = stack
-                stack = metastack.pop()
-                _put_into(stack[-1], items)
-            elif op == 0x75:    # SETITEMS: keys are hashed
-                items = stack
-                stack = metastack.pop()
-                if len(items) % 2:
-                    raise IndexError
-                keys = items[::2]
-                walked += sum(map(_SIZE, keys))
-                predictable += len(keys) - list(map(_KIND, keys)).count(_STR)
-                _check_costs(walked, predictable)
-                _put_into(stack[-1], items)
-            elif op == 0x61:    # APPEND
-                item = stack.pop()
-                _put_into(stack[-1], (item,))
-            elif op == 0x73:    # SETITEM
-                value = stack.pop()
-                key = stack.pop()
-                walked += key[0]
-                predictable += key[3] != _STR
-                _check_costs(walked, predictable)
-                _put_into(stack[-1], (key, value))
-            elif op == 0x74:    # TUPLE
-                items = stack
-                stack = metastack.pop()
-                stack.append(_new(items))
-            elif op in (0x85, 0x86, 0x87):   # TUPLE1, TUPLE2, TUPLE3
-                k = op - 0x84
-                if len(stack) < k:
-                    raise IndexError
-                items = stack[-k:]
-                del stack[-k:]
-                stack.append(_new(items))
-            elif op in (0x5D, 0x7D, 0x8F):     # EMPTY_LIST, EMPTY_DICT, EMPTY_SET
-                stack.append({0: 1, 1: 0, 2: 0, 3: _OBJ})
-            elif op == 0x52:    # REDUCE: func(*args), func a global
-                args = stack.pop()
-                func = stack[-1]
-                walked += args[0]
-                if func[3] == _HASHER:
-                    predictable += args[0]
-                elif func[3] != _GLOBAL:   # torch would refuse it too, after printing it whole
-                    raise PickleRefused("its pickle calls something that is not a global")
-                _check_costs(walked, predictable)
-                stack[-1] = _new((args,))
-            elif op == 0x81:    # NEWOBJ: cls.__new__(cls, *args)
-                args = stack.pop()
-                if stack.pop()[3] not in (_GLOBAL, _HASHER):
-                    raise PickleRefused("its pickle makes an object of something that is not a global")
-                walked += args[0]
-                _check_costs(walked, predictable)
-                stack.append(_new((args,)))
-            elif op == 0x62:    # BUILD: inst.__setstate__(state) or inst.__dict__.update(state)
-                state = stack.pop()
-                walked += state[0]
-                predictable += state[0]
-                _check_costs(walked, predictable)
-                _put_into(stack[-1], (state,))
-            elif op == 0x51:    # BINPERSID: a storage, looked up by its id (hashed, and printed into a name)
-                pid = stack.pop()
-                walked += pid[0]
-                _check_costs(walked, predictable)
-                stack.append(_new((pid,)))
-            elif op == 0x63:    # GLOBAL: module and name, a line each
-                end = data.find(b"\n", pos, pos + MAX_NAME + 1)
-                end2 = data.find(b"\n", end + 1, end + MAX_NAME + 2) if end >= 0 else -1
-                if end2 < 0:    # a long name would be quoted whole in torch's error message
-                    raise PickleRefused(f"its pickle has a GLOBAL that is not two lines of at most {MAX_NAME} bytes")
-                name = data[end + 1:end2]
-                pos = end2 + 1
-                if name == b"bytearray":
-                    raise PickleRefused("it calls bytearray, which can allocate gigabytes from a few bytes")
-                stack.append({0: 1, 1: 0, 2: 1, 3: _HASHER if name in _HASHERS else _GLOBAL})
-            elif op == 0x72:    # LONG_BINPUT
-                memo[_U32(data, pos)[0]] = stack[-1]
-                pos += 4
-                if len(memo) > MAX_MEMO:
-                    raise PickleRefused(f"its pickle keeps more than {MAX_MEMO:,} objects in its memo")
-            elif op == 0x6A:    # LONG_BINGET
-                stack.append(memo[_U32(data, pos)[0]])
-                pos += 4
-            elif op in (0x55, 0x8A):   # SHORT_BINSTRING (a str: torch decodes it), LONG1: a length byte, the bytes
-                pos += 1 + data[pos]
-                if pos > n:
-                    raise IndexError
-                stack.append(text if op == 0x55 else num)
-            elif op == 0x80:    # PROTO
-                pos += 1
-            elif op == 0x2E:    # STOP: torch returns the top of the stack
-                root = stack.pop()
+                root = w.stack.pop()
                 break
             else:
-                raise PickleUnreadable(f"its pickle has opcode 0x{op:02x} at byte {pos - 1}, "
-                                    "which torch's weights-only loader does not read")
+                # pos first, so that an error in the handler is placed at the opcode's argument. A handler whose
+                # argument the end of data cuts short returns a position past the end, which the next read refuses.
+                pos += 1
+                pos = ops[op](w, data, pos)
     except (IndexError, KeyError, struct.error):   # torch fails the same way: EOF, empty stack, unknown memo key
         if pos >= n > MAX_PICKLE_BYTES:   # only the legacy format's pickles are read cut at the limit
             raise PickleRefused(f"its pickles take more than the {MAX_PICKLE_BYTES // 2**20} MB "
                                 "a checkpoint's pickles may take") from None
         raise PickleUnreadable(f"its pickle is truncated or malformed (at byte {min(pos, n)})") from None
-    stats.update(opcodes=steps + extra, steps=steps, walked=walked, predictable=predictable, marks=marks,
-                 memo=max(stats["memo"], len(memo)), expanded=max(stats["expanded"], root[0]),
+    stats.update(opcodes=steps + extra, steps=steps, walked=w.walked, predictable=w.predictable, marks=w.marks,
+                 memo=max(stats["memo"], len(w.memo)), expanded=max(stats["expanded"], root[0]),
                  depth=max(stats["depth"], root[1]))
     return pos
+
+
+class _Walk:
+    """What torch's unpickler holds during one pickle (its stack, MARK stack and memo), as records, and the costs.
+
+    Each op_ method runs an opcode as that unpickler does, on records rather than objects: it takes the position
+    after the opcode and returns the one after its argument. _OPS maps opcodes to them.
+    """
+    __slots__ = ("stack", "metastack", "memo", "walked", "predictable", "marks")
+
+    def __init__(self, stats: dict[str, int]):
+        self.stack: list[dict] = []
+        self.metastack: list[list[dict]] = []   # the stacks set aside by MARKs still open
+        self.memo: dict[int, dict] = {}
+        # Costs run on across the legacy format's pickles; opcodes and steps are counted in _walk's loop.
+        self.walked, self.predictable, self.marks = stats["walked"], stats["predictable"], stats["marks"]
+
+    def spend(self, walked: int, predictable: int) -> None:
+        """Count values the unpickler walks, and those of them it hashes with predictable hashes."""
+        self.walked += walked
+        self.predictable += predictable
+        if self.walked > MAX_WALKED:
+            raise PickleRefused(f"loading it would walk more than {MAX_WALKED:,} values "
+                                "(shared references hashed or passed over and over)")
+        if self.predictable > MAX_PREDICTABLE:
+            raise PickleRefused(f"loading it would hash more than {MAX_PREDICTABLE:,} values whose hashes "
+                                "are predictable (numbers, tuples): open to hash collisions")
+
+    def pop_mark(self) -> list[dict]:
+        """The items pushed since the last MARK, the stack before it made current again."""
+        items = self.stack
+        self.stack = self.metastack.pop()
+        return items
+
+    def memoise(self, key: int) -> None:
+        self.memo[key] = self.stack[-1]
+        if len(self.memo) > MAX_MEMO:
+            raise PickleRefused(f"its pickle keeps more than {MAX_MEMO:,} objects in its memo")
+
+    # ---- the memo, strings, MARK ----
+
+    def op_binput(self, data: bytes, pos: int) -> int:
+        self.memoise(data[pos])
+        return pos + 1
+
+    def op_long_binput(self, data: bytes, pos: int) -> int:
+        self.memoise(_U32(data, pos)[0])
+        return pos + 4
+
+    def op_binget(self, data: bytes, pos: int) -> int:
+        self.stack.append(self.memo[data[pos]])
+        return pos + 1
+
+    def op_long_binget(self, data: bytes, pos: int) -> int:
+        self.stack.append(self.memo[_U32(data, pos)[0]])
+        return pos + 4
+
+    def op_binunicode(self, data: bytes, pos: int) -> int:
+        size = _U32(data, pos)[0]
+        # A long string costs its length to print, wherever it is referred to.
+        self.stack.append(_TEXT if size < 16 else {0: 1 + size // 16, 1: 0, 2: 1, 3: _STR})
+        return pos + 4 + size
+
+    def op_short_binstring(self, data: bytes, pos: int) -> int:   # a str (torch decodes it): length byte, bytes
+        end = pos + 1 + data[pos]
+        self.stack.append(_TEXT)
+        return end
+
+    def op_long1(self, data: bytes, pos: int) -> int:   # an int: length byte, bytes
+        end = pos + 1 + data[pos]
+        self.stack.append(_NUM)
+        return end
+
+    def op_mark(self, data: bytes, pos: int) -> int:
+        self.metastack.append(self.stack)
+        self.stack = []
+        if len(self.metastack) > self.marks:
+            self.marks = len(self.metastack)
+            if self.marks > MAX_DEPTH:
+                raise PickleRefused(f"its pickle nests more than {MAX_DEPTH} MARKs")
+        return pos
+
+    # ---- filling containers ----
+
+    def op_appends(self, data: bytes, pos: int) -> int:
+        items = self.pop_mark()
+        _put_into(self.stack[-1], items)
+        return pos
+
+    def op_setitems(self, data: bytes, pos: int) -> int:   # keys are hashed
+        items = self.pop_mark()
+        if len(items) % 2:
+            raise IndexError
+        keys = items[::2]
+        self.spend(sum(map(_SIZE, keys)), len(keys) - list(map(_KIND, keys)).count(_STR))
+        _put_into(self.stack[-1], items)
+        return pos
+
+    def op_append(self, data: bytes, pos: int) -> int:
+        item = self.stack.pop()
+        _put_into(self.stack[-1], (item,))
+        return pos
+
+    def op_setitem(self, data: bytes, pos: int) -> int:
+        value = self.stack.pop()
+        key = self.stack.pop()
+        self.spend(key[0], key[3] != _STR)
+        _put_into(self.stack[-1], (key, value))
+        return pos
+
+    # ---- making objects ----
+
+    def op_tuple(self, data: bytes, pos: int) -> int:
+        items = self.pop_mark()
+        self.stack.append(_new(items))
+        return pos
+
+    def op_tuple_n(self, data: bytes, pos: int) -> int:   # TUPLE1, TUPLE2, TUPLE3
+        k = data[pos - 1] - 0x84
+        stack = self.stack
+        if len(stack) < k:
+            raise IndexError
+        items = stack[-k:]
+        del stack[-k:]
+        stack.append(_new(items))
+        return pos
+
+    def op_empty(self, data: bytes, pos: int) -> int:   # EMPTY_LIST, EMPTY_DICT, EMPTY_SET
+        self.stack.append({0: 1, 1: 0, 2: 0, 3: _OBJ})
+        return pos
+
+    def op_global(self, data: bytes, pos: int) -> int:   # module and name, a line each
+        end = data.find(b"\n", pos, pos + MAX_NAME + 1)
+        end2 = data.find(b"\n", end + 1, end + MAX_NAME + 2) if end >= 0 else -1
+        if end2 < 0:    # a long name would be quoted whole in torch's error message
+            raise PickleRefused(f"its pickle has a GLOBAL that is not two lines of at most {MAX_NAME} bytes")
+        name = data[end + 1:end2]
+        if name == b"bytearray":
+            raise PickleRefused("it calls bytearray, which can allocate gigabytes from a few bytes")
+        self.stack.append({0: 1, 1: 0, 2: 1, 3: _HASHER if name in _HASHERS else _GLOBAL})
+        return end2 + 1
+
+    def op_reduce(self, data: bytes, pos: int) -> int:   # func(*args), func a global
+        args = self.stack.pop()
+        kind = self.stack[-1][3]
+        if kind not in (_GLOBAL, _HASHER):   # torch would refuse it too, after printing it whole
+            raise PickleRefused("its pickle calls something that is not a global")
+        self.spend(args[0], args[0] if kind == _HASHER else 0)
+        self.stack[-1] = _new((args,))
+        return pos
+
+    def op_newobj(self, data: bytes, pos: int) -> int:   # cls.__new__(cls, *args)
+        args = self.stack.pop()
+        if self.stack.pop()[3] not in (_GLOBAL, _HASHER):
+            raise PickleRefused("its pickle makes an object of something that is not a global")
+        self.spend(args[0], 0)
+        self.stack.append(_new((args,)))
+        return pos
+
+    def op_build(self, data: bytes, pos: int) -> int:   # inst.__setstate__(state) or inst.__dict__.update(state)
+        state = self.stack.pop()
+        self.spend(state[0], state[0])
+        _put_into(self.stack[-1], (state,))
+        return pos
+
+    def op_binpersid(self, data: bytes, pos: int) -> int:   # a storage, looked up by its id (hashed, and printed)
+        pid = self.stack.pop()
+        self.spend(pid[0], 0)
+        self.stack.append(_new((pid,)))
+        return pos
+
+    def op_proto(self, data: bytes, pos: int) -> int:
+        return pos + 1
+
+    def op_unknown(self, data: bytes, pos: int) -> int:
+        raise PickleUnreadable(f"its pickle has opcode 0x{data[pos - 1]:02x} at byte {pos - 1}, "
+                               "which torch's weights-only loader does not read")
+
+
+# The opcodes torch's weights-only unpickler reads, besides runs of numbers and STOP, which _walk takes itself;
+# any other is refused, as torch refuses it.
+_HANDLERS = {
+    pickle.BINPUT: _Walk.op_binput, pickle.LONG_BINPUT: _Walk.op_long_binput,
+    pickle.BINGET: _Walk.op_binget, pickle.LONG_BINGET: _Walk.op_long_binget,
+    pickle.BINUNICODE: _Walk.op_binunicode, pickle.SHORT_BINSTRING: _Walk.op_short_binstring,
+    pickle.LONG1: _Walk.op_long1, pickle.MARK: _Walk.op_mark,
+    pickle.APPENDS: _Walk.op_appends, pickle.SETITEMS: _Walk.op_setitems,
+    pickle.APPEND: _Walk.op_append, pickle.SETITEM: _Walk.op_setitem,
+    pickle.TUPLE: _Walk.op_tuple, pickle.TUPLE1: _Walk.op_tuple_n, pickle.TUPLE2: _Walk.op_tuple_n,
+    pickle.TUPLE3: _Walk.op_tuple_n, pickle.EMPTY_LIST: _Walk.op_empty, pickle.EMPTY_DICT: _Walk.op_empty,
+    pickle.EMPTY_SET: _Walk.op_empty, pickle.GLOBAL: _Walk.op_global, pickle.REDUCE: _Walk.op_reduce,
+    pickle.NEWOBJ: _Walk.op_newobj, pickle.BUILD: _Walk.op_build, pickle.BINPERSID: _Walk.op_binpersid,
+    pickle.PROTO: _Walk.op_proto,
+}
+_OPS = [_HANDLERS.get(bytes([op]), _Walk.op_unknown) for op in range(256)]   # indexed by opcode
 
 
 def _run_length(data: bytes, pos: int, op: int, width: int) -> int:
@@ -312,15 +394,6 @@ def _run_length(data: bytes, pos: int, op: int, width: int) -> int:
         if same < chunk:
             return k
         chunk *= 2
-
-
-def _check_costs(walked: int, predictable: int) -> None:
-    if walked > MAX_WALKED:
-        raise PickleRefused(f"loading it would walk more than {MAX_WALKED:,} values "
-                            "(shared references hashed or passed over and over)")
-    if predictable > MAX_PREDICTABLE:
-        raise PickleRefused(f"loading it would hash more than {MAX_PREDICTABLE:,} values whose hashes "
-                            "are predictable (numbers, tuples): open to hash collisions")
 
 
 def _new(items) -> dict:
