@@ -5,7 +5,7 @@ Importing this package has no side effects: no downloads, folders or argument pa
 from .anatomy import EQUILIBRIUM, Layer, StepAnatomy, config_layers, layers, settled, step_anatomy, step_inputs
 from .checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .fashion_classifier import DEFAULT_CLASSIFIER_PATH, ClassifierError, load_classifier
-from .config import ConfigError, GANConfig
+from .config import G_LOSSES, ConfigError, GANConfig
 from .data import CLASS_NAMES, DataNotFoundError, load_fashion_mnist
 from .files import atomic_write, atomic_write_bytes
 from .images import gif_bytes, grid, png_bytes, save_gif, save_png, strip, upscale
@@ -20,14 +20,14 @@ from .latent_map import LatentPlane, latent_plane
 from .projection import Projection, best_of_random, load_image, prepare_image, project_image
 from .steering import SteerPath, steer
 from .run_folder import ACTIVE_STATES, DISK_BUDGET_MB, Recording, RunFolder, list_runs, log_spaced_epochs
-from .step import book_step, gan_step
+from .step import book_step, d_step, g_step, gan_step, measure_gan
 from .trainer import EpochEvent, StepEvent, TrainControl, Trainer, TrainingDiverged
 
 __all__ = [
     "EQUILIBRIUM", "Layer", "StepAnatomy", "config_layers", "layers", "settled", "step_anatomy", "step_inputs",
     "Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint",
     "DEFAULT_CLASSIFIER_PATH", "ClassifierError", "load_classifier",
-    "ConfigError", "GANConfig",
+    "ConfigError", "G_LOSSES", "GANConfig",
     "CLASS_NAMES", "DataNotFoundError", "load_fashion_mnist",
     "atomic_write", "atomic_write_bytes",
     "gif_bytes", "grid", "png_bytes", "save_gif", "save_png", "strip", "upscale",
@@ -36,7 +36,7 @@ __all__ = [
     "real_reference",
     "build_discriminator", "build_generator", "build_models",
     "ACTIVE_STATES", "DISK_BUDGET_MB", "Recording", "RunFolder", "list_runs", "log_spaced_epochs", "note_interaction",
-    "book_step", "gan_step", "resolve_device",
+    "book_step", "d_step", "g_step", "gan_step", "measure_gan", "resolve_device",
     "Directions", "direction_strip", "ganspace_directions", "label_direction", "sefa_directions",
     "LatentPlane", "latent_plane", "Projection", "best_of_random", "load_image", "prepare_image", "project_image",
     "SteerPath", "steer",

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, fields
 
 # Fashion-MNIST's train split; batches and epochs are checked against it.
 TRAIN_SIZE = 60_000
+# What G minimises: the book's non-saturating BCE(D(G(z)), 1), or the GAN paper's minimax log(1 - D(G(z))).
+G_LOSSES = ("book", "minimax")
 
 
 class ConfigError(ValueError):
@@ -45,6 +47,8 @@ class GANConfig:
     batch_size: int = 100
     epochs: int = 500
     seed: int = 0
+    d_steps: int = 1        # D updates per G update (the GAN paper's k); the book's is 1
+    g_loss: str = "book"    # one of G_LOSSES
 
     @property
     def image_dim(self) -> int:
@@ -53,7 +57,7 @@ class GANConfig:
     def validate(self, train_size: int = TRAIN_SIZE) -> "GANConfig":
         """Raise ConfigError with a one-line reason if any value is unusable."""
         for name, lo, hi in (("latent_dim", 1, 4096), ("hidden_dim", 1, 16384),
-                             ("image_size", 1, 256), ("epochs", 1, 100_000),
+                             ("image_size", 1, 256), ("epochs", 1, 100_000), ("d_steps", 1, 5),
                              ("batch_size", 1, train_size)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
@@ -66,6 +70,8 @@ class GANConfig:
             raise ConfigError(f"seed must be an integer, got {quoted(self.seed)}")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be between 0 and 2**63-1, got {quoted(self.seed)}")
+        if not isinstance(self.g_loss, str) or self.g_loss not in G_LOSSES:
+            raise ConfigError(f"g_loss must be one of {', '.join(G_LOSSES)}, got {quoted(self.g_loss)}")
         for name, lo, hi in (("lr_g", 0.0, 1.0), ("lr_d", 0.0, 1.0),
                              ("beta1", 0.0, 1.0), ("beta2", 0.0, 1.0),
                              ("leaky_slope", 0.0, 1.0)):
@@ -73,8 +79,9 @@ class GANConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ConfigError(f"{name} must be a finite number, got {quoted(v)}")
             # Learning rates above 1 make Adam jump by whole units of weight: never useful here.
-            if name.startswith("lr") and not lo < v <= hi:
-                raise ConfigError(f"{name} must be in (0, 1], got {v}")
+            # A rate of 0 freezes that network on purpose (Adam then leaves its weights exactly as they are).
+            if name.startswith("lr") and not lo <= v <= hi:
+                raise ConfigError(f"{name} must be in [0, 1] (0 freezes the network), got {v}")
             if not name.startswith("lr") and not lo <= v < hi:
                 raise ConfigError(f"{name} must be in [0, 1), got {v}")
         return self

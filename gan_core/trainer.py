@@ -4,21 +4,31 @@ Progress leaves the loop as StepEvent and EpochEvent objects, so the CLI prints
 and records, and tests check, from the same loop. `event_record` and
 `event_from_record` are the one schema of those events on disk (events.jsonl,
 whose step values gan_core/step_log.py keeps in rows under the same names).
+
+A step is one G update and the cfg.d_steps D updates before it. Each D update
+takes the next batch of the epoch's shuffled images and a fresh z, and G's update
+uses the last of those z (the GAN paper's algorithm with k = d_steps; the book's
+k is 1). So an epoch still sees each image once, in ceil(batches / d_steps) steps,
+the last of which may have fewer D updates. While paused, a TrainControl can ask
+for one whole step, or for only D's update ("d": the next batch, a fresh z) or
+only G's ("g": the z of the D update just before it if there was one, else a fresh
+z); a D-only update ends no step, so the step count is the number of G updates.
 """
 from __future__ import annotations
 
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
-from typing import Iterator
+from collections import deque
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import Callable, Iterator
 
 import torch
 
 from .config import GANConfig, ConfigError
 from .device import resolve_device
 from .model import build_models
-from .step import gan_step, make_optimizers
+from .step import d_step, g_step, gan_step, make_optimizers, measure_gan
 
 
 class TrainingDiverged(RuntimeError):
@@ -27,15 +37,29 @@ class TrainingDiverged(RuntimeError):
 
 # ---- events ---------------------------------------------------------------------------
 
+HALVES = ("both", "d", "g")   # what one update request does: a whole step, only D's update, only G's
+Numbers = tuple[float, float, float, float]   # (d_loss, g_loss, D(x), D(G(z)))
+
+
 @dataclass(frozen=True)
 class StepEvent:
-    """Values of one step. step counts steps done in the whole run (1 after the first)."""
+    """Values of one step. step counts steps done in the whole run (1 after the first).
+
+    half says what the event did: "both" (a step), "d" (only D's update) or "g" (only G's).
+    A step's values are the book's: d_loss, D(x), D(G(z)) before its last D update, g_loss
+    before G's update; a half's four values are those before its update. A request made
+    while paused also carries `before` and `after`: the four numbers on the same images and
+    z just before and just after the update (for a step, on its last D update's batch).
+    """
     epoch: int
     step: int
     d_loss: float
     g_loss: float
     d_x: float
     d_g_z: float
+    half: str = "both"
+    before: Numbers | None = None
+    after: Numbers | None = None
 
 
 @dataclass(frozen=True)
@@ -62,17 +86,29 @@ class EpochEvent:
 
 
 def event_record(ev: StepEvent | EpochEvent) -> dict:
-    """An event as one JSON-ready dict, keyed by its own field names (one line of events.jsonl)."""
-    return {"kind": "step" if isinstance(ev, StepEvent) else "epoch", **asdict(ev)}
+    """An event as one JSON-ready dict, keyed by its own field names (one line of events.jsonl).
+
+    Fields still at their defaults are left out, so an ordinary step's line is as short as ever."""
+    record = {"kind": "step" if isinstance(ev, StepEvent) else "epoch", **asdict(ev)}
+    for f in fields(ev):
+        if f.default is not MISSING and record[f.name] == f.default:
+            del record[f.name]
+    return record
 
 
 def event_from_record(record: dict) -> StepEvent | EpochEvent | None:
-    """The event a record holds, or None if it is not one (a damaged or foreign line)."""
+    """The event a record holds, or None if it is not one (a damaged or foreign line).
+
+    A missing field that has a default takes it (older logs have no half, before or after)."""
     cls = {"step": StepEvent, "epoch": EpochEvent}.get(record.get("kind"))
     if cls is None:
         return None
     try:
-        return cls(**{f.name: record[f.name] for f in fields(cls)})
+        kw = {f.name: record[f.name] for f in fields(cls) if f.default is MISSING or f.name in record}
+        for name in ("before", "after"):   # JSON lists back to tuples
+            if kw.get(name) is not None:
+                kw[name] = tuple(kw[name])
+        return cls(**kw)
     except (KeyError, TypeError):
         return None
 
@@ -82,13 +118,19 @@ HISTORY_KEYS = ("epoch", "d_loss", "g_loss", "d_x", "d_g_z",
 
 
 class TrainControl:
-    """Pause, resume, single-step and stop requests from another thread, honoured between steps."""
+    """Pause, resume, single-step and stop requests from another thread, honoured between steps.
 
-    def __init__(self) -> None:
+    on_wait, if set, is called in the training thread each time a pause takes hold (once per
+    pause, just before the trainer starts waiting): the moment to publish what it pauses with.
+    """
+
+    def __init__(self, on_wait: Callable[[], None] | None = None) -> None:
         self._cv = threading.Condition()
         self._paused = False
         self._stopped = False
-        self._step_credits = 0
+        self._requests: deque[str] = deque()
+        self._waited = False    # on_wait has run for the pause in force
+        self.on_wait = on_wait
 
     @property
     def paused(self) -> bool:
@@ -101,29 +143,43 @@ class TrainControl:
     def resume(self) -> None:
         with self._cv:
             self._paused = False
+            self._waited = False
+            self._requests.clear()   # training goes on: single requests not yet done are moot
             self._cv.notify_all()
 
-    def step_once(self) -> None:
-        """While paused, allow exactly one more step."""
+    def step_once(self, kind: str = "both") -> None:
+        """While paused, allow exactly one more update: a whole step ("both"), only D's ("d") or only G's ("g").
+
+        Ignored while running: a request that raced a resume must not fire at the next pause."""
+        if kind not in HALVES:
+            raise ValueError(f"kind must be one of {HALVES}, got {kind!r}")
         with self._cv:
-            self._step_credits += 1
-            self._cv.notify_all()
+            if self._paused:
+                self._requests.append(kind)
+                self._cv.notify_all()
 
     def stop(self) -> None:
         with self._cv:
             self._stopped = True
             self._cv.notify_all()
 
-    def wait_turn(self) -> bool:
-        """Block while paused; True when the next step may run, False once stopped."""
-        with self._cv:
-            while self._paused and not self._stopped and self._step_credits == 0:
-                self._cv.wait()
-            if self._stopped:
-                return False
-            if self._paused:
-                self._step_credits -= 1
-            return True
+    def wait_turn(self) -> str | None:
+        """Block while paused; what to do next: "run" (a step, not paused), a paused request's kind
+        ("both", "d", "g"), or None once stopped."""
+        while True:
+            with self._cv:
+                while True:
+                    if self._stopped:
+                        return None
+                    if not self._paused:
+                        return "run"
+                    if self._requests:
+                        return self._requests.popleft()
+                    if self.on_wait is not None and not self._waited:
+                        self._waited = True
+                        break
+                    self._cv.wait()
+            self.on_wait()   # outside the lock: it may take a while, and pause/step must not wait for it
 
 
 # ---- the trainer ---------------------------------------------------------------------
@@ -146,19 +202,49 @@ class Trainer:
         self.step = 0           # steps completed, counted as they happen
         self._epoch_step = 0    # steps completed at the end of the last finished epoch (what a checkpoint holds)
         self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
+        self._pending: tuple[torch.Tensor, torch.Tensor] | None = None   # (x, z) of a D-only update awaiting G's
         # Reading a value back from a GPU waits for it; there, fetch stats in batches.
         self.sync_every = 1 if self.device.type == "cpu" else 50
 
     @property
     def steps_per_epoch(self) -> int:
-        # The last, partial batch is kept so every image is seen each epoch.
-        return math.ceil(len(self.x) / self.cfg.batch_size)
+        # The last, partial batch is kept so every image is seen each epoch; a step takes d_steps batches.
+        return math.ceil(math.ceil(len(self.x) / self.cfg.batch_size) / self.cfg.d_steps)
 
-    def _epoch_batches(self) -> Iterator[torch.Tensor]:
+    def _epoch_batches(self) -> list[torch.Tensor]:
         perm = torch.randperm(len(self.x), generator=self.perm_gen).to(self.device)
-        shuffled = self.x[perm]  # one gather an epoch, then contiguous slices
-        for i in range(0, len(shuffled), self.cfg.batch_size):
-            yield shuffled[i:i + self.cfg.batch_size]
+        shuffled = self.x[perm]  # one gather an epoch, then contiguous slices (views)
+        return [shuffled[i:i + self.cfg.batch_size] for i in range(0, len(shuffled), self.cfg.batch_size)]
+
+    def _z(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.cfg.latent_dim, device=self.device, generator=self.z_gen)
+
+    def _measure(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return measure_gan(self.G, self.D, x, z, self.cfg.leaky_slope, self.cfg.g_loss)
+
+    def _update(self, half: str, batches: list[torch.Tensor], b: int, single: bool):
+        """One update from batch index b: returns (batches used, its four numbers, before, after)."""
+        cfg, G, D = self.cfg, self.G, self.D
+        if half == "both":
+            xs = batches[b:b + cfg.d_steps]
+            zs = [self._z(len(x)) for x in xs]
+            before = self._measure(xs[-1], zs[-1]) if single else None
+            for x, z in zip(xs[:-1], zs[:-1]):   # the extra D updates of d_steps > 1
+                d_step(G, D, self.opt_d, x, z, cfg.leaky_slope)
+            row = gan_step(G, D, self.opt_g, self.opt_d, xs[-1], zs[-1], cfg.leaky_slope, cfg.g_loss)
+            used, probe, self._pending = len(xs), (xs[-1], zs[-1]), None
+        elif half == "d":
+            probe = self._pending = (batches[b], self._z(len(batches[b])))
+            row = before = self._measure(*probe)
+            d_step(G, D, self.opt_d, *probe, cfg.leaky_slope)
+            used = 1
+        else:
+            # G alone needs no images: D(x) is measured on the D update's batch, or the next one (not used up).
+            probe = self._pending or (batches[b], self._z(len(batches[b])))
+            row = before = self._measure(*probe)
+            g_step(G, D, self.opt_g, probe[1], cfg.leaky_slope, cfg.g_loss)
+            used, self._pending = 0, None
+        return used, row, before, (self._measure(*probe) if single else None)
 
     def run(self, control: TrainControl | None = None) -> Iterator[StepEvent | EpochEvent]:
         """Train up to cfg.epochs epochs in all, yielding step and epoch events.
@@ -167,34 +253,56 @@ class Trainer:
         """
         cfg, control = self.cfg, control or TrainControl()
         while self.epoch < cfg.epochs:
-            stats = torch.empty(self.steps_per_epoch, 4, device=self.device)
-            reported = 0
-            busy = 0.0  # seconds spent stepping, not paused
-            done = 0
-            start = self._epoch_step
-            for i, x in enumerate(self._epoch_batches()):
-                if not control.wait_turn():
+            batches = self._epoch_batches()
+            b = 0                # batches used up this epoch
+            rows: list[list[float]] = []          # this epoch's four numbers, one row per event
+            deferred: list[torch.Tensor] = []     # steps' numbers not read back from the device yet
+            busy = 0.0           # seconds spent stepping, not paused
+            self.step = self._epoch_step
+
+            def events(values: list[list[float]], **extra) -> Iterator[StepEvent]:
+                """Events of the last len(values) steps done (a D-only update shares its step's number)."""
+                first_step = self.step - len(values) + 1
+                for j, row in enumerate(values):
+                    if not all(math.isfinite(v) for v in row):
+                        raise TrainingDiverged(f"training diverged at epoch {self.epoch}, step {first_step + j}: "
+                                               f"d_loss={row[0]} g_loss={row[1]}")
+                    rows.append(row)
+                    yield StepEvent(self.epoch, first_step + j, *row, **extra)
+
+            def read_back() -> list[list[float]]:
+                values = torch.stack(deferred).tolist()
+                deferred.clear()
+                return values
+
+            while b < len(batches):
+                if deferred and control.paused:   # about to wait: report the steps done first
+                    yield from events(read_back())
+                turn = control.wait_turn()
+                if turn is None:
                     return
+                half, single = ("both", False) if turn == "run" else (turn, True)
+                if single and deferred:           # a pause that came after the check above
+                    yield from events(read_back())
                 t0 = time.perf_counter()
-                z = torch.randn(len(x), cfg.latent_dim, device=self.device, generator=self.z_gen)
-                stats[i] = gan_step(self.G, self.D, self.opt_g, self.opt_d, x, z, cfg.leaky_slope)
-                done = i + 1
-                self.step = start + done
-                if done - reported >= self.sync_every or done == self.steps_per_epoch or control.paused:
-                    rows = stats[reported:done].tolist()
+                used, row, before, after = self._update(half, batches, b, single)
+                b += used
+                if half != "d":                   # a step ends with G's update
+                    self.step += 1
+                if single:
+                    values, before, after = torch.stack((row, before, after)).tolist()
                     busy += time.perf_counter() - t0
-                    for j, row in enumerate(rows, start=reported):
-                        if not all(math.isfinite(v) for v in row):
-                            raise TrainingDiverged(
-                                f"training diverged at epoch {self.epoch}, step {start + j + 1}: "
-                                f"d_loss={row[0]} g_loss={row[1]}")
-                        yield StepEvent(self.epoch, start + j + 1, *row)
-                    reported = done
+                    yield from events([values], half=half, before=tuple(before), after=tuple(after))
+                    continue
+                deferred.append(row)
+                if len(deferred) >= self.sync_every or b == len(batches) or control.paused:
+                    values = read_back()
+                    busy += time.perf_counter() - t0
+                    yield from events(values)
                 else:
                     busy += time.perf_counter() - t0
             self._epoch_step = self.step
-            rows = stats[:done]
-            last, mean = rows[-1].tolist(), rows.mean(0).tolist()
+            last, mean = rows[-1], torch.tensor(rows).mean(0).tolist()
             # Seconds of this epoch's stepping; a stepped-through pause still counts only step time.
             ev = EpochEvent(self.epoch, cfg.epochs, self.step, *last, *mean, busy,
                             len(self.x) / busy if busy > 0 else float("nan"))

@@ -71,7 +71,9 @@ def test_sample_and_interpolate_write_images(run_dir, tmp_path, source):
 
 @pytest.mark.parametrize("args,words", [
     (["train", "--epochs", "0", "--out", "X"], "epochs must be between 1"),
-    (["train", "--lr", "-1", "--out", "X"], "lr_g must be in (0, 1]"),
+    (["train", "--lr", "-1", "--out", "X"], "lr_g must be in [0, 1]"),
+    (["train", "--d-steps", "6", "--out", "X"], "d_steps must be between 1 and 5, got 6"),
+    (["train", "--g-loss", "wgan", "--out", "X"], "argument --g-loss: invalid choice: 'wgan'"),
     (["train", "--batch-size", "0", "--out", "X"], "batch_size must be between 1"),
     (["train", "--seed", "abc", "--out", "X"], "invalid int value: 'abc'"),
     (["train", "--out", "X", "--device", "tpu"], "unknown device 'tpu'"),

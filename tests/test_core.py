@@ -23,7 +23,10 @@ def test_defaults_are_the_books_recipe():
 
 
 @pytest.mark.parametrize("field,value,words", [
-    ("lr_g", 0.0, "lr_g must be in (0, 1]"), ("lr_d", -1e-3, "lr_d"), ("lr_g", 50.0, "lr_g"),
+    ("lr_g", -1e-9, "lr_g must be in [0, 1]"), ("lr_d", -1e-3, "lr_d"), ("lr_g", 50.0, "lr_g"),
+    ("lr_g", 1.5, "(0 freezes the network)"), ("d_steps", 0, "d_steps must be between 1 and 5"), ("d_steps", 6, "d_steps"),
+    ("d_steps", 2.0, "d_steps must be an integer"), ("g_loss", "wgan", "g_loss must be one of book, minimax"),
+    ("g_loss", ["book"], "g_loss must be one of"),
     ("lr_d", float("nan"), "finite"), ("batch_size", 0, "batch_size"), ("batch_size", 60_001, "batch_size"),
     ("epochs", 0, "epochs"), ("epochs", 10**9, "epochs"), ("seed", 1.5, "seed must be an integer"),
     ("seed", "7", "seed must be an integer"), ("batch_size", True, "integer"), ("latent_dim", 0, "latent_dim"),

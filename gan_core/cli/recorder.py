@@ -44,6 +44,8 @@ class Recorder:
         self.last_flush = time.monotonic()
         self.train_seconds, self.images_seen = 0.0, 0   # in this process, for the summary's images/s
         self._status_lock = threading.Lock()            # the stdin listener writes the status too
+        # When a pause takes hold, show the grid as G stands then: the "before" of a single update.
+        control.on_wait = lambda: self.samples(None)
 
     @property
     def images_per_sec(self) -> float:
@@ -83,8 +85,8 @@ class Recorder:
             self._check_budget()
 
     def _step(self, ev: StepEvent) -> None:
-        self.bar.update(1)
-        if self.control.paused:   # a single step while paused: publish its samples and progress at once
+        self.bar.update(0 if ev.half == "d" else 1)   # the bar counts steps; a D-only update ends none
+        if self.control.paused:   # a single step or half step while paused: publish its samples and progress at once
             self.samples(None)
             self.status("paused")
         elif self.recording.sample_every and ev.step % self.recording.sample_every == 0:

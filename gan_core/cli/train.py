@@ -26,16 +26,16 @@ import threading
 import torch
 
 from ..checkpoints import Checkpoint, CheckpointError, load_checkpoint
-from ..config import ConfigError, GANConfig
+from ..config import G_LOSSES, ConfigError, GANConfig
 from ..data import load_fashion_mnist
 from ..device import resolve_device
 from ..run_folder import DISK_BUDGET_MB, Recording, RunFolder
-from ..trainer import TrainControl, Trainer, TrainingDiverged
+from ..trainer import HALVES, TrainControl, Trainer, TrainingDiverged
 from .common import Parser
 from .recorder import Recorder
 
 LOCK_FILE = ".train.lock"
-RECIPE_FLAGS = ("epochs", "batch_size", "lr_g", "lr_d", "seed")
+RECIPE_FLAGS = ("epochs", "batch_size", "lr_g", "lr_d", "seed", "d_steps", "g_loss")
 
 
 def parse_args(argv: list[str] | None):
@@ -44,9 +44,14 @@ def parse_args(argv: list[str] | None):
     # None = not given: the run folder's settings (or the book's) apply.
     p.add_argument("--epochs", type=int, default=None, help=f"total epochs (default {d.epochs})")
     p.add_argument("--batch-size", type=int, default=None, help=f"default {d.batch_size}")
-    p.add_argument("--lr", type=float, default=None, help=f"learning rate of both G and D (default {d.lr_g})")
-    p.add_argument("--lr-g", type=float, default=None, help="learning rate of G (overrides --lr)")
-    p.add_argument("--lr-d", type=float, default=None, help="learning rate of D (overrides --lr)")
+    p.add_argument("--lr", type=float, default=None, help=f"learning rate of both G and D (default {d.lr_g}; 0 freezes)")
+    p.add_argument("--lr-g", type=float, default=None, help="learning rate of G (overrides --lr; 0 freezes G)")
+    p.add_argument("--lr-d", type=float, default=None, help="learning rate of D (overrides --lr; 0 freezes D)")
+    p.add_argument("--d-steps", type=int, default=None, metavar="K",
+                   help=f"D updates per G update, 1 to 5, each on the next batch and a fresh z (default {d.d_steps})")
+    p.add_argument("--g-loss", choices=G_LOSSES, default=None,
+                   help="G's loss: book = BCE(D(G(z)), 1), minimax = log(1 - D(G(z))) as in the GAN paper "
+                        f"(default {d.g_loss})")
     p.add_argument("--seed", type=int, default=None, help=f"seed for weights, data order and z (default {d.seed})")
     p.add_argument("--data-dir", default=None, help="folder holding Fashion-MNIST's idx files")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: cuda if available)")
@@ -62,7 +67,7 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--disk-budget-mb", type=int, default=None, metavar="MB",
                    help=f"stop the run when OUT holds more than this (default {DISK_BUDGET_MB}; 0: no limit)")
     p.add_argument("--control", choices=["none", "stdin"], default="none",
-                   help="stdin: obey pause/resume/step/stop lines; end of input stops the run")
+                   help="stdin: obey pause/resume/step/step d/step g/stop lines; end of input stops the run")
     p.add_argument("--yield-to", default=None, metavar="FILE",
                    help="pause between steps while FILE was touched in the last 0.15 s (see gan_core.courtesy)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -107,8 +112,11 @@ def settings(args, run: RunFolder, ck: Checkpoint | None) -> tuple[GANConfig, Re
 
 
 def listen(control: TrainControl, on_change) -> None:
-    """Obey control lines on stdin; EOF (the parent went away) stops the run."""
-    actions = {"pause": control.pause, "resume": control.resume, "step": control.step_once, "stop": control.stop}
+    """Obey control lines on stdin; EOF (the parent went away) stops the run.
+
+    While paused, "step" (or "step both") does one step, "step d" only D's update, "step g" only G's."""
+    actions = {"pause": control.pause, "resume": control.resume, "stop": control.stop, "step": control.step_once,
+               **{f"step {kind}": (lambda kind=kind: control.step_once(kind)) for kind in HALVES}}
     for line in sys.stdin:
         act = actions.get(line.strip())
         if act:
@@ -168,6 +176,9 @@ def prepare(args, lock: list[int]) -> tuple[RunFolder, Trainer, Recording]:
     # Steps logged after the checkpoint (or, in a new run, before any) are about to be redone: drop them,
     # so the log has each step once. This also brings a log from before bucketing into the bounded format.
     run.trim_events(trainer.step)
+    for net, lr in (("G", cfg.lr_g), ("D", cfg.lr_d)):
+        if lr == 0:
+            print(f"{net} is frozen (lr_{net.lower()} 0): its weights will not change", flush=True)
     return run, trainer, recording
 
 
