@@ -33,7 +33,7 @@ VERSION = 2
 ROWS = 65_536               # steps kept one a row; past that, buckets keep the log near this many rows
 MAX_BYTES = 8 << 20         # a log past this is rewritten with coarser buckets (8 MB parse in ~0.3 s)
 BLOCK_ROWS = 4096           # rows per line when a log is rewritten
-VALUE_KEYS = tuple(f.name for f in fields(StepEvent))[2:]   # d_loss, g_loss, d_x, d_g_z
+VALUE_KEYS = tuple(f.name for f in fields(StepEvent))[2:6]  # d_loss, g_loss, d_x, d_g_z (not half, before, after)
 ROW_KEYS = ("epoch", "step", "count") + VALUE_KEYS
 HEADER = json.dumps({"kind": "log", "version": VERSION}, separators=(",", ":")) + "\n"
 Row = tuple   # (epoch, step, count, *means), ordered as ROW_KEYS
@@ -120,6 +120,8 @@ class StepLog:
         self._last_step = 0
 
     def add(self, ev: StepEvent | EpochEvent) -> None:
+        if isinstance(ev, StepEvent) and ev.half == "d":
+            return   # a D-only update ends no step (it shares the last step's number): status.json shows it
         if isinstance(ev, StepEvent):
             done = self._bucket.add((ev.epoch, ev.step, 1, ev.d_loss, ev.g_loss, ev.d_x, ev.d_g_z),
                                     bucket_size(ev.step, self.rows))

@@ -182,6 +182,13 @@ class TrainControl:
             self.on_wait()   # outside the lock: it may take a while, and pause/step must not wait for it
 
 
+def _read_back(deferred: list[torch.Tensor]) -> list[list[float]]:
+    """Steps' numbers from the device (waiting for it), emptying the list."""
+    values = torch.stack(deferred).tolist()
+    deferred.clear()
+    return values
+
+
 # ---- the trainer ---------------------------------------------------------------------
 
 class Trainer:
@@ -251,65 +258,65 @@ class Trainer:
 
         Raises TrainingDiverged if a loss stops being finite.
         """
-        cfg, control = self.cfg, control or TrainControl()
-        while self.epoch < cfg.epochs:
-            batches = self._epoch_batches()
-            b = 0                # batches used up this epoch
-            rows: list[list[float]] = []          # this epoch's four numbers, one row per event
-            deferred: list[torch.Tensor] = []     # steps' numbers not read back from the device yet
-            busy = 0.0           # seconds spent stepping, not paused
+        control = control or TrainControl()
+        while self.epoch < self.cfg.epochs:
             self.step = self._epoch_step
-
-            def events(values: list[list[float]], **extra) -> Iterator[StepEvent]:
-                """Events of the last len(values) steps done (a D-only update shares its step's number)."""
-                first_step = self.step - len(values) + 1
-                for j, row in enumerate(values):
-                    if not all(math.isfinite(v) for v in row):
-                        raise TrainingDiverged(f"training diverged at epoch {self.epoch}, step {first_step + j}: "
-                                               f"d_loss={row[0]} g_loss={row[1]}")
-                    rows.append(row)
-                    yield StepEvent(self.epoch, first_step + j, *row, **extra)
-
-            def read_back() -> list[list[float]]:
-                values = torch.stack(deferred).tolist()
-                deferred.clear()
-                return values
-
-            while b < len(batches):
-                if deferred and control.paused:   # about to wait: report the steps done first
-                    yield from events(read_back())
-                turn = control.wait_turn()
-                if turn is None:
-                    return
-                half, single = ("both", False) if turn == "run" else (turn, True)
-                if single and deferred:           # a pause that came after the check above
-                    yield from events(read_back())
-                t0 = time.perf_counter()
-                used, row, before, after = self._update(half, batches, b, single)
-                b += used
-                if half != "d":                   # a step ends with G's update
-                    self.step += 1
-                if single:
-                    values, before, after = torch.stack((row, before, after)).tolist()
-                    busy += time.perf_counter() - t0
-                    yield from events([values], half=half, before=tuple(before), after=tuple(after))
-                    continue
-                deferred.append(row)
-                if len(deferred) >= self.sync_every or b == len(batches) or control.paused:
-                    values = read_back()
-                    busy += time.perf_counter() - t0
-                    yield from events(values)
-                else:
-                    busy += time.perf_counter() - t0
+            rows: list[list[float]] = []          # this epoch's four numbers, one row per event
+            busy = yield from self._epoch_steps(control, rows)
+            if busy is None:                      # stopped
+                return
             self._epoch_step = self.step
             last, mean = rows[-1], torch.tensor(rows).mean(0).tolist()
             # Seconds of this epoch's stepping; a stepped-through pause still counts only step time.
-            ev = EpochEvent(self.epoch, cfg.epochs, self.step, *last, *mean, busy,
+            ev = EpochEvent(self.epoch, self.cfg.epochs, self.step, *last, *mean, busy,
                             len(self.x) / busy if busy > 0 else float("nan"))
             for k in HISTORY_KEYS:
                 self.history[k].append(float(getattr(ev, k)))
             self.epoch += 1
             yield ev
+
+    def _epoch_steps(self, control: TrainControl, rows: list[list[float]]):
+        """One epoch's updates, as the control allows, yielding their events; returns the seconds spent
+        stepping, or None if stopped. Numbers are read back from the device every sync_every steps."""
+        batches = self._epoch_batches()
+        b = 0                                     # batches used up this epoch
+        deferred: list[torch.Tensor] = []         # steps' numbers not read back yet
+        busy = 0.0
+        while b < len(batches):
+            if deferred and control.paused:       # about to wait: report the steps done first
+                yield from self._events(_read_back(deferred), rows)
+            turn = control.wait_turn()
+            if turn is None:
+                return None
+            half, single = ("both", False) if turn == "run" else (turn, True)
+            if single and deferred:               # a pause that came after the check above
+                yield from self._events(_read_back(deferred), rows)
+            t0 = time.perf_counter()
+            used, row, before, after = self._update(half, batches, b, single)
+            b += used
+            if half != "d":                       # a step ends with G's update
+                self.step += 1
+            if single:
+                values, before, after = torch.stack((row, before, after)).tolist()
+                busy += time.perf_counter() - t0
+                yield from self._events([values], rows, half=half, before=tuple(before), after=tuple(after))
+                continue
+            deferred.append(row)
+            sync = len(deferred) >= self.sync_every or b == len(batches) or control.paused
+            values = _read_back(deferred) if sync else []
+            busy += time.perf_counter() - t0
+            yield from self._events(values, rows)
+        return busy
+
+    def _events(self, values: list[list[float]], rows: list[list[float]], **extra) -> Iterator[StepEvent]:
+        """Events of the last len(values) steps done (a D-only update shares its step's number)."""
+        first_step = self.step - len(values) + 1
+        for j, row in enumerate(values):
+            if not all(math.isfinite(v) for v in row):
+                raise TrainingDiverged(f"training diverged at epoch {self.epoch}, step {first_step + j}: "
+                                       f"d_loss={row[0]} g_loss={row[1]}")
+            rows.append(row)
+            yield StepEvent(self.epoch, first_step + j, *row, **extra)
 
     # ---- state ---------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from gan_core.directions import (CLASS_SHIFT, direction_effects, direction_strip
                                  pixel_stats, sefa_directions)
 from gan_core.latent_map import latent_plane, plane_z
 from gan_core.cli.project import main as project_main
-from gan_core.projection import (MAX_INPUT_PIXELS, as_target, best_of_random, load_image, prepare_image,
+from gan_core.projection import (as_target, best_of_random, load_image, prepare_image,
                                  project_image)
 from gan_core.steering import steer, steer_batch
 

@@ -334,7 +334,8 @@ def test_cli_settings_round_trip_through_the_run_folder_and_resume(small_data_di
 
 
 @pytest.mark.slow
-def test_step_d_and_step_g_lines_update_one_network_and_refresh_the_grid(small_data_dir, tmp_path):
+def test_step_d_and_step_g_lines_update_one_network_and_publish_what_changed(small_data_dir, tmp_path):
+    """What the Train page's buttons send, and what it reads back: the grid, and status.json's "update"."""
     run = RunFolder(tmp_path)
     p = subprocess.Popen([sys.executable, "-m", "gan_core.train", "--out", str(tmp_path), "--epochs", "5",
                           "--device", "cpu", "--threads", "1", "--data-dir", str(small_data_dir), "--control",
@@ -344,9 +345,9 @@ def test_step_d_and_step_g_lines_update_one_network_and_refresh_the_grid(small_d
         p.stdin.write(line + "\n")
         p.stdin.flush()
 
-    def wait_events(n):
-        wait_until(lambda: len(run.read_events()[0]) >= n, f"{n} events", 120, every=0.02)
-        return run.read_events()[0]
+    def update(n):
+        wait_until(lambda: (run.read_status().get("update") or {}).get("n") == n, f"update {n}", 120, every=0.02)
+        return event_from_record(run.read_status()["update"])
 
     try:
         send("pause")
@@ -354,17 +355,23 @@ def test_step_d_and_step_g_lines_update_one_network_and_refresh_the_grid(small_d
                    "the pause", 120)
         before = run.read_samples()
         send("step d")
-        d = wait_events(1)[-1]
+        d = update(1)
         after_d = run.read_samples()
         assert (d.half, d.step) == ("d", 0) and d.after is not None
         assert np.array_equal(after_d[0], before[0])       # G untouched: the same pictures ...
         assert not np.array_equal(after_d[1], before[1])   # ... but D judges them anew
         send("step g")
-        g = wait_events(2)[-1]
+        g = update(2)
         assert (g.half, g.step, g.before) == ("g", 1, d.after)
         assert not np.array_equal(run.read_samples()[0], after_d[0])   # G moved: new pictures
         send("step")
-        assert [(e.half, e.step) for e in wait_events(3)] == [("d", 0), ("g", 1), ("both", 2)]
+        assert (update(3).half, run.read_status()["step"]) == ("both", 2)
+        # The step log holds steps (G updates) only; a D-only update is no step of its own.
+        logged = run.read_events()[0]
+        assert [e.step for e in logged] == [1, 2]
+        assert [e.g_loss for e in logged] == pytest.approx([g.g_loss, update(3).g_loss], rel=1e-6)
+        send("resume")
+        wait_until(lambda: "update" not in run.read_status() and run.read_status()["step"] > 2, "training on", 120)
         send("stop")
         assert p.wait(60) == 0 and run.read_status()["state"] == "stopped"
     finally:

@@ -19,7 +19,7 @@ from ..courtesy import Courtesy
 from ..latent import d_scores, decode, z_from_seed
 from ..run_folder import FolderSize, Recording, RunFolder
 from ..step_log import StepLog
-from ..trainer import EpochEvent, StepEvent, TrainControl, Trainer
+from ..trainer import EpochEvent, StepEvent, TrainControl, Trainer, event_record
 
 SAMPLE_COUNT = 16        # images in the fixed-z progress grid
 FLUSH_EVERY_S = 0.25     # how often the step log reaches the disk (and the disk budget is checked) while training
@@ -46,6 +46,8 @@ class Recorder:
         self._status_lock = threading.Lock()            # the stdin listener writes the status too
         # When a pause takes hold, show the grid as G stands then: the "before" of a single update.
         control.on_wait = lambda: self.samples(None)
+        self.updates = 0                                # single updates done while paused, in this process
+        self.last_update: dict | None = None            # the last one's event (half, before, after), while paused
 
     @property
     def images_per_sec(self) -> float:
@@ -57,9 +59,10 @@ class Recorder:
         with self._status_lock:
             if state in ("running", "paused"):   # re-read under the lock: a pause may just have arrived
                 state = "paused" if self.control.paused else "running"
+            extra = {"update": self.last_update} if self.last_update else {}
             self.run.write_status(state, message=message, epoch=t.epoch, epochs=t.cfg.epochs, step=t.step,
                                   steps_per_epoch=t.steps_per_epoch, images_per_sec=self.images_per_sec,
-                                  config=t.cfg.to_dict())
+                                  config=t.cfg.to_dict(), **extra)
 
     def samples(self, epoch: int | None) -> None:
         """The fixed-z grid as G draws it now, with D's verdict on each image."""
@@ -86,7 +89,11 @@ class Recorder:
 
     def _step(self, ev: StepEvent) -> None:
         self.bar.update(0 if ev.half == "d" else 1)   # the bar counts steps; a D-only update ends none
-        if self.control.paused:   # a single step or half step while paused: publish its samples and progress at once
+        self.last_update = None
+        if ev.after is not None:   # a request made while paused: a step, or D's or G's update alone
+            self.updates += 1      # numbered, so a reader of status.json sees each one arrive
+            self.last_update = {"n": self.updates, **event_record(ev)}
+        if self.control.paused:    # publish its grid, then its numbers and progress, at once
             self.samples(None)
             self.status("paused")
         elif self.recording.sample_every and ev.step % self.recording.sample_every == 0:
