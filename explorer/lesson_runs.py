@@ -50,6 +50,13 @@ LESSON_RUNS: dict[str, LessonRun] = {
         N_("There `tanh` is flat, so no gradient reaches G: its loss freezes at about 106 and D(G(z)) at 0. The run "
            "is dead, not slow."),
         "lr_too_high"),
+    "minimax": LessonRun(
+        N_("G's loss: minimax"),
+        N_("G minimises `log(1 - D(G(z)))`, the GAN paper's minimax loss. D rejects G's first pictures at once, and "
+           "there this loss is flat: its slope is D(G(z)), nearly 0."),
+        N_("So G hardly moves: from epoch 2 on D(G(z)) stays below 0.01 and G's loss near 0, and the samples stay "
+           "noise. The book's `BCE(D(G(z)), 1)` is steepest exactly there, which is why the book's G learns."),
+        "minimax"),
 }
 
 

@@ -3,6 +3,9 @@
 The settings are bound to the page's URL (a teacher hands out a link with them), and the preset
 box follows them: it names the preset whose settings the form holds, or "Your own settings".
 `?preset=KEY` in a link picks that preset; settings the link also gives win over the preset's.
+Besides the book's own settings, the form offers GAN Lab's teaching knobs: k D updates for each
+G update, G's loss as the book has it or as the GAN paper's minimax, and a learning rate of 0,
+which freezes that network on purpose (the form says so).
 """
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ import math
 from typing import NamedTuple
 
 import streamlit as st
+
+from gan_core import G_LOSSES
 
 from .i18n import N_, t
 from .plain import plain
@@ -34,6 +39,9 @@ PRESETS: dict[str, Preset] = {
     "lr_too_high": Preset(N_("Learning rate too high"), RunSettings(epochs=10, lr_g=5e-3, lr_d=5e-3),
                           N_("25x the book's rate for both: within an epoch G's pixels saturate and every sample "
                              "is the same picture.")),
+    "minimax": Preset(N_("G's loss: minimax"), RunSettings(epochs=10, g_loss="minimax"),
+                      N_("Quick look with the GAN paper's loss for G, `log(1 - D(G(z)))`: while D rejects G's "
+                         "images its gradient is near 0, so G stalls from the first epoch on.")),
 }
 CUSTOM = "custom"            # the preset box's value when the settings are no preset's
 CUSTOM_NAME, CUSTOM_ABOUT = N_("Your own settings"), N_("No preset has exactly these settings.")
@@ -41,10 +49,19 @@ PRESET_PARAM = "preset"      # ?preset=KEY
 PRESET_KEY = "train.preset"  # the preset box's widget key
 # Settings widgets are bound to the URL, so their keys are the query parameter names a teacher can hand out.
 # Each: RunSettings field -> (URL key, lowest, highest, type), the widget's bounds and a link's.
+# A learning rate of 0 freezes that network (gan_core.GANConfig).
 BOUNDS = {"epochs": ("epochs", 1, 100_000, int), "batch_size": ("batch", 1, 60_000, int),
-          "lr_g": ("lr_g", 1e-6, 1.0, float), "lr_d": ("lr_d", 1e-6, 1.0, float),
-          "seed": ("seed", 0, 2**31 - 1, int), "sample_every": ("sample_every", 0, 100_000, int)}
-SETTING_KEYS = {field: key for field, (key, *_) in BOUNDS.items()}
+          "lr_g": ("lr_g", 0.0, 1.0, float), "lr_d": ("lr_d", 0.0, 1.0, float),
+          "seed": ("seed", 0, 2**31 - 1, int), "sample_every": ("sample_every", 0, 100_000, int),
+          "d_steps": ("d_steps", 1, 5, int)}
+# G's loss is a choice, kept in the URL by hand (a bound radio would put its translated label there).
+G_LOSS_PARAM, G_LOSS_KEY = "g_loss", "train.g_loss"
+G_LOSS_NAMES = {"book": N_("The book's"), "minimax": N_("Minimax (the GAN paper's)")}
+G_LOSS_FORMULAS = {"book": N_("`BCE(D(G(z)), 1)`: steep while D rejects G's images"),
+                   "minimax": N_("`log(1 - D(G(z)))`: flat while D rejects G's images")}
+# RunSettings field -> its key in a link (lesson.py writes links with these), and in session state.
+SETTING_KEYS = {field: key for field, (key, *_) in BOUNDS.items()} | {"g_loss": G_LOSS_PARAM}
+WIDGET_KEYS = SETTING_KEYS | {"g_loss": G_LOSS_KEY}
 
 
 def _parse(raw: str, lo: float, hi: float, kind: type) -> int | float | None:
@@ -58,15 +75,17 @@ def _parse(raw: str, lo: float, hi: float, kind: type) -> int | float | None:
 
 def link_problems() -> list[tuple[str, str, float, float, type]]:
     """The link's settings the form cannot take, as (key, value, lowest, highest, type): Streamlit would put the
-    default in their place without a word. A preset the app does not have comes as (key, value, 0, 0, str)."""
+    default in their place without a word. A choice (a preset, G's loss) the app does not have comes as
+    (key, value, 0, 0, str)."""
     out = []
     for key, lo, hi, kind in BOUNDS.values():
         raw = st.query_params.get(key)
         if raw is not None and _parse(raw, lo, hi, kind) is None:
             out.append((key, raw, lo, hi, kind))
-    asked = st.query_params.get(PRESET_PARAM)
-    if asked is not None and asked not in PRESETS:
-        out.append((PRESET_PARAM, asked, 0, 0, str))
+    for key, known in ((PRESET_PARAM, PRESETS), (G_LOSS_PARAM, G_LOSSES)):
+        raw = st.query_params.get(key)
+        if raw is not None and raw not in known:
+            out.append((key, raw, 0, 0, str))
     return out
 
 
@@ -74,7 +93,8 @@ def link_problem(key: str, raw: str, lo: float, hi: float, kind: type) -> str:
     """One of link_problems in words."""
     given = f"{key}={plain(raw, 24)}"
     if kind is str:
-        return t("{given} (no such preset; there are {presets})", given=given, presets=", ".join(PRESETS))
+        known = PRESETS if key == PRESET_PARAM else G_LOSSES
+        return t("{given} (it must be one of {choices})", given=given, choices=", ".join(known))
     if kind is float:
         return t("{given} (it must be a number from {lo:,g} to {hi:,g})", given=given, lo=lo, hi=hi)
     return t("{given} (it must be a whole number from {lo:,g} to {hi:,g})", given=given, lo=lo, hi=hi)
@@ -85,11 +105,14 @@ def matching_preset(settings: RunSettings) -> str:
     return next((k for k, p in PRESETS.items() if p.settings == settings), CUSTOM)
 
 
-def _show_preset_in_url(key: str) -> None:
-    if key in PRESETS:
-        st.query_params[PRESET_PARAM] = key
-    elif PRESET_PARAM in st.query_params:
-        del st.query_params[PRESET_PARAM]
+def _show_in_url(settings: RunSettings) -> None:
+    """The URL parameters kept by hand: the preset these settings are (if any), and G's loss unless the book's."""
+    for param, value, default in ((PRESET_PARAM, matching_preset(settings), CUSTOM),
+                                  (G_LOSS_PARAM, settings.g_loss, RunSettings.g_loss)):
+        if value != default:
+            st.query_params[param] = value
+        elif param in st.query_params:
+            del st.query_params[param]
 
 
 def _open_link() -> None:
@@ -104,8 +127,17 @@ def _open_link() -> None:
         values[field] = getattr(base, field) if given is None else given
         if raw is None and asked:
             st.session_state[key] = values[field]   # the URL's own values seed their widgets themselves
-    st.session_state[PRESET_KEY] = matching_preset(RunSettings(**values))
-    _show_preset_in_url(st.session_state[PRESET_KEY])
+    loss = st.query_params.get(G_LOSS_PARAM)
+    values["g_loss"] = st.session_state[G_LOSS_KEY] = loss if loss in G_LOSSES else base.g_loss
+    settings = RunSettings(**values)
+    st.session_state[PRESET_KEY] = matching_preset(settings)
+    _show_in_url(settings)
+
+
+def _form() -> RunSettings:
+    """The settings the form's widgets hold now (in a callback: before they are drawn again)."""
+    d = RunSettings()
+    return RunSettings(**{field: st.session_state.get(key, getattr(d, field)) for field, key in WIDGET_KEYS.items()})
 
 
 def use_preset(key: str) -> None:
@@ -117,17 +149,30 @@ def use_preset(key: str) -> None:
 def _apply_preset() -> None:
     key = st.session_state[PRESET_KEY]
     if key in PRESETS:
-        for field, name in SETTING_KEYS.items():
+        for field, name in WIDGET_KEYS.items():
             st.session_state[name] = getattr(PRESETS[key].settings, field)
-    _show_preset_in_url(key)
+    _show_in_url(_form())
 
 
 def _follow_settings() -> None:
     """A setting was changed by hand: the preset box names the preset these settings are, if any."""
-    d = RunSettings()
-    now = RunSettings(**{field: st.session_state.get(key, getattr(d, field)) for field, key in SETTING_KEYS.items()})
-    st.session_state[PRESET_KEY] = matching_preset(now)
-    _show_preset_in_url(st.session_state[PRESET_KEY])
+    settings = _form()
+    st.session_state[PRESET_KEY] = matching_preset(settings)
+    _show_in_url(settings)
+
+
+def frozen_note(lr_g: float, lr_d: float) -> str | None:
+    """What a learning rate of 0 does, in words; None when both networks learn."""
+    if lr_g == 0 and lr_d == 0:
+        return t("Both learning rates are 0: G and D are both frozen on purpose. Nothing will learn; the samples "
+                 "and D's scores stay as they start.")
+    if lr_g == 0:
+        return t("G's learning rate is 0: G is frozen on purpose. Its weights stay as they start, so its samples "
+                 "never change; only D learns.")
+    if lr_d == 0:
+        return t("D's learning rate is 0: D is frozen on purpose. It keeps judging with the weights it starts "
+                 "with; only G learns, against a D that never adapts.")
+    return None
 
 
 def training_settings() -> RunSettings:
@@ -156,12 +201,24 @@ def training_settings() -> RunSettings:
                                 help=t("Images per step. The book uses 100 (600 steps an epoch)."))
         c1, c2 = st.columns(2)
         lr_g = c1.number_input(t("G's learning rate"), *BOUNDS["lr_g"][1:3], d.lr_g, step=1e-4, format="%.4g",
-                               key="lr_g", **bound)
+                               key="lr_g", **bound, help=t("0 freezes G."))
         lr_d = c2.number_input(t("D's learning rate"), *BOUNDS["lr_d"][1:3], d.lr_d, step=1e-4, format="%.4g",
-                               key="lr_d", **bound)
+                               key="lr_d", **bound, help=t("0 freezes D."))
+        if note := frozen_note(lr_g, lr_d):
+            st.info(note, icon=":material/ac_unit:")
+        d_steps = st.number_input(t("D updates per G update (k)"), *BOUNDS["d_steps"][1:3], d.d_steps, key="d_steps",
+                                  **bound, help=t("The GAN paper's k: before each update of G, D is updated k times, "
+                                                  "each on the next batch and a fresh z. The book's k is 1."))
+        losses = {k: t(v) for k, v in G_LOSS_NAMES.items()}   # translated here: see explorer/i18n.py
+        g_loss = st.radio(t("G's loss"), list(losses), format_func=losses.__getitem__, key=G_LOSS_KEY,
+                          captions=[t(G_LOSS_FORMULAS[k]) for k in losses], on_change=_follow_settings,
+                          help=t("What G minimises. The book's `BCE(D(G(z)), 1)` pushes G hardest exactly when D "
+                                 "rejects its images; the GAN paper's minimax `log(1 - D(G(z)))` hardly moves G "
+                                 "then, so G can stall at the start."))
         seed = st.number_input(t("Seed"), *BOUNDS["seed"][1:3], d.seed, key="seed", **bound,
                                help=t("Same seed, same settings: the same run, step for step."))
         every = st.number_input(t("Refresh samples every N steps"), *BOUNDS["sample_every"][1:3], d.sample_every,
                                 key="sample_every", **bound,
                                 help=t("0: once an epoch. The grid is also kept at every epoch."))
-    return RunSettings(int(epochs), int(batch), float(lr_g), float(lr_d), int(seed), int(every))
+    return RunSettings(epochs=int(epochs), batch_size=int(batch), lr_g=float(lr_g), lr_d=float(lr_d), seed=int(seed),
+                       sample_every=int(every), d_steps=int(d_steps), g_loss=g_loss)

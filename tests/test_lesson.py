@@ -348,7 +348,8 @@ def test_links_open_the_other_pages_in_the_right_state(clean, lang):
         s = PRESETS[preset].settings
         assert query == {"preset": [preset], "epochs": [str(s.epochs)], "batch": [str(s.batch_size)],
                          "lr_g": [str(s.lr_g)], "lr_d": [str(s.lr_d)], "seed": [str(s.seed)],
-                         "sample_every": [str(s.sample_every)], **keep}
+                         "sample_every": [str(s.sample_every)], "d_steps": [str(s.d_steps)],
+                         "g_loss": [s.g_loss], **keep}
     assert found[3][1]["lr_d"] == ["0.002"] and found[1][1]["epochs"] == ["10"]
     # The other pages take no state from their URL yet: they keep the language.
     assert all(query == keep for page, query in found if page != "train")

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from explorer import run_manager
 from explorer.lesson_runs import LESSON_RUNS, lesson_folders
 from explorer.run_curves import RunCurves
 from explorer.training_form import PRESETS
-from gan_core import load_checkpoint
+from gan_core import RunFolder, load_checkpoint
 from helpers import ROOT, app, array, chart, image_captions, texts
 
 CHECKPOINTS = ROOT / "checkpoints"
@@ -102,6 +103,9 @@ def test_the_shipped_runs_show_what_they_say():
     assert np.all(high[1:] < 1e-3)                                     # D(G(z)) at 0, the run dead
     g = means("lr_too_high", "mean_g_loss")
     assert g[-1] == pytest.approx(106, abs=2) and g[-3:].std() < 1e-3  # G's loss frozen
+    minimax = means("minimax", "mean_d_g_z")
+    assert np.all(minimax[1:] < 0.01) and book[-1] > 5 * minimax[-1]   # G stalls: D(G(z)) at 0 from epoch 2
+    assert np.all(np.abs(means("minimax", "mean_g_loss")[1:]) < 0.01)  # and its loss, log(1 - D(G(z))), at 0
     # Every z the same picture, in pure black and white.
     images = lesson_folders(CHECKPOINTS)["lr_too_high"].read_samples(9)[0]
     assert np.isin(images, (0, 255)).mean() > 0.99 and (images == images[0]).mean() > 0.99
@@ -231,3 +235,118 @@ def test_the_korean_train_page_in_a_real_browser(tmp_path, small_data_dir):
         assert page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollWidth") <= 1024
         page.screenshot(path=str(tmp_path / "train-ko.png"))
         assert (tmp_path / "train-ko.png").stat().st_size > 20_000
+
+
+# ---- the teaching controls -------------------------------------------------------------------------
+
+def test_k_g_loss_and_a_frozen_network_reach_the_runs_settings(shipped):
+    at = train_page(preset="minimax")
+    assert at.radio(key="train.g_loss").value == "minimax" and at.query_params["g_loss"] == "minimax"
+    assert "log(1 - D(G(z)))" in PRESETS["minimax"].about
+    at.number_input(key="d_steps").set_value(3).run()
+    assert at.selectbox(key="train.preset").value == "custom"
+    at.number_input(key="lr_g").set_value(0.0).run()
+    assert "G is frozen on purpose" in texts(at, "info")   # said before the run starts
+    at.button(key="train.start").click().run()
+    run = RunFolder(shipped / "runs" / at.query_params["run"])
+    cfg, _ = run.read_settings()
+    assert (cfg.d_steps, cfg.g_loss, cfg.lr_g, cfg.epochs) == (3, "minimax", 0.0, 10)
+    assert "G is frozen on purpose" in texts(at, "info")   # and on the run's page
+    assert "k = 3 D updates per G update" in texts(at, "markdown") and "Minimax" in texts(at, "markdown")
+
+    at.radio(key="train.g_loss").set_value("book").run()
+    assert "g_loss" not in at.query_params   # the book's loss is the default: the URL does not say it
+
+
+def last_step(run: RunFolder) -> int:
+    return int(run.read_status().get("step", 0))
+
+
+def halted(run: RunFolder):
+    def check(_) -> bool:
+        before = run.read_status().get("step")
+        time.sleep(1.0)
+        return run.read_status().get("state") == "paused" and run.read_status().get("step") == before
+    return check
+
+
+def start_paused(at, run_root, **settings) -> RunFolder:
+    """Start a run with these form settings and pause it after its first steps."""
+    for key, value in {"epochs": 500, **settings}.items():
+        at.number_input(key=key).set_value(value).run()
+    at.button(key="train.start").click().run()
+    run = RunFolder(run_root / at.query_params["run"])
+    helpers.rerun_until(at, lambda a: last_step(run) > 0, "the first steps", 90)
+    assert not {b.key for b in at.get("button")} & STEP_KEYS, "single updates are offered only while paused"
+    at.button(key="train.pause").click().run()
+    helpers.rerun_until(at, halted(run), "training to halt", 90)
+    at.run()
+    return run
+
+
+STEP_KEYS = {"train.step_d", "train.step_g", "train.step"}
+
+
+def single(at, key: str) -> dict:
+    """Press one of the single-update buttons; returns what the page shows it changed."""
+    last = at.session_state["train.change"].update if "train.change" in at.session_state else None
+    at.button(key=key).click().run()
+    assert not at.exception, at.exception
+    helpers.rerun_until(at, lambda a: "train.change" in a.session_state and a.session_state["train.change"].update
+                        != last, f"what {key} changed", 60)
+    change = at.session_state["train.change"]
+    assert "What that update changed" in [h.value for h in at.subheader]
+    shown = {m.label: float(m.value) for m in at.get("metric")}
+    assert list(shown) == ["d_loss", "g_loss", "D(x)", "D(G(z))"]
+    assert list(shown.values()) == pytest.approx(change.update["after"], abs=1e-4)
+    before, after = (dict(zip(("d_loss", "g_loss", "d_x", "d_g_z"), change.update[k])) for k in ("before", "after"))
+    return {"half": change.update.get("half", "both"), "before": before, "after": after,
+            "images": (change.before[0], change.after[0]), "scores": (change.before[1], change.after[1])}
+
+
+@pytest.mark.slow
+def test_step_d_step_g_and_step_both_each_change_what_they_should(shipped):
+    at = app("views/train.py")
+    run = start_paused(at, shipped / "runs", sample_every=0)
+    assert STEP_KEYS <= {b.key for b in at.get("button")}
+    step = last_step(run)
+
+    d = single(at, "train.step_d")
+    assert d["half"] == "d" and last_step(run) == step, "D's update alone ends no step"
+    assert np.array_equal(*d["images"]), "G did not change, so the same z draws the same pictures"
+    assert not np.array_equal(*d["scores"]), "D changed, so its scores on them moved"
+    assert d["after"]["d_loss"] < d["before"]["d_loss"]   # D's update lowers D's loss on its batch
+    assert d["after"]["d_x"] > d["before"]["d_x"] and d["after"]["d_g_z"] < d["before"]["d_g_z"]
+
+    g = single(at, "train.step_g")
+    assert g["half"] == "g" and last_step(run) == step + 1
+    assert not np.array_equal(*g["images"]), "G changed, so its pictures did"
+    assert g["after"]["g_loss"] < g["before"]["g_loss"] and g["after"]["d_g_z"] > g["before"]["d_g_z"]
+    assert g["after"]["d_x"] == pytest.approx(g["before"]["d_x"]), "D did not change: its score on real images"
+
+    both = single(at, "train.step")
+    assert both["half"] == "both" and last_step(run) == step + 2
+    assert not np.array_equal(*both["images"])
+    assert f"At step {step + 2:,}." in texts(at, "caption")   # the samples, redrawn at once
+
+    at.button(key="train.pause").click().run()   # Resume: the single updates and what they changed go away
+    assert not {b.key for b in at.get("button")} & {"train.step_d", "train.step_g"}
+    assert "What that update changed" not in [h.value for h in at.subheader]
+    helpers.rerun_until(at, lambda a: last_step(run) > step + 5, "training to go on", 90)
+    at.button(key="train.stop").click().run()
+
+
+@pytest.mark.slow
+def test_a_learning_rate_of_0_freezes_that_network(shipped):
+    at = app("views/train.py")
+    at.number_input(key="lr_g").set_value(0.0).run()
+    assert "G is frozen on purpose" in texts(at, "info")
+    run = start_paused(at, shipped / "runs", sample_every=0)
+    first = run.read_samples(None)[0]
+    for key in ("train.step_g", "train.step", "train.step_d"):
+        change = single(at, key)
+        assert np.array_equal(*change["images"]) and np.array_equal(change["images"][1], first), \
+            f"{key}: a frozen G drew different pictures"
+    assert not np.array_equal(*change["scores"]), "D still learns"
+    assert "G is frozen on purpose" in texts(at, "caption")   # said beside what the update changed
+    at.button(key="train.stop").click().run()

@@ -6,6 +6,9 @@ While the run is active, two fragments poll its folder: its state and progress
 every second, and the charts and samples every few seconds, because redrawing
 two Plotly charts and sixteen images is what costs a viewer's browser most
 (bench/slider_latency.py --students measures the effect on a shared machine).
+While a run is paused, GAN Lab's teaching controls do one update at a time (Step D, Step G,
+Step both), and the page shows what it changed: the four numbers on the same images and z just
+before and after it (the trainer reports them in status.json) and the fixed-z grid before and after.
 Runs trained beforehand and shipped in checkpoints/lessons/ (explorer/lesson_runs.py)
 open read-only (?lesson=NAME): the same charts and samples, no controls.
 """
@@ -18,7 +21,7 @@ import streamlit as st
 
 from gan_core import ACTIVE_STATES, ConfigError, RunFolder, grid, png_bytes, upscale
 from explorer import charts, env, resources, training_form
-from explorer.i18n import t, tn
+from explorer.i18n import N_, t, tn
 from explorer.lesson_runs import LESSON_RUNS, lesson_folders
 from explorer.model_picker import state_name
 from explorer.plain import plain
@@ -31,7 +34,37 @@ STEP_WAIT_S = 2.0     # after Step, how long to wait for that step to show befor
 SAMPLE_SCALE = 4      # 28 px samples shown at 112 px, pixels kept square
 SAMPLE_COLUMNS = 8
 
+# While paused: (half, label, widget key, help). "both" keeps Step's old key.
+STEP_BUTTONS = (("d", N_("Step D"), "train.step_d",
+                 N_("One update of D alone, on the next batch and a fresh z. G does not change.")),
+                ("g", N_("Step G"), "train.step_g",
+                 N_("One update of G alone, through D as it stands (with the z of a Step D just before, if any). "
+                    "D does not change.")),
+                ("both", N_("Step both"), "train.step",
+                 N_("One whole step, as training does: D's update (k of them), then G's.")))
+STEP_ACTIONS = {"both": "step", "d": "step d", "g": "step g"}   # run_manager.ACTIONS
+HALF_SAID = {"d": N_("D's update alone, on the next batch and a fresh z. G did not change, so its pictures are the "
+                     "same; only D's scores on them moved."),
+             "g": N_("G's update alone, through D as it stands. D did not change; G's pictures moved, and D's scores "
+                     "with them.")}
+
 mgr = resources.manager()
+
+
+class Waiting(NamedTuple):
+    """A single update asked for and not shown yet."""
+    run_id: str
+    last: dict | None          # status.json's "update" before it (the trainer numbers each one)
+    grid: tuple | None         # the fixed-z grid before it: (images, scores, step)
+    since: float               # time.monotonic() when asked
+
+
+class Change(NamedTuple):
+    """What the last single update changed, shown until the next one or Resume."""
+    run_id: str
+    update: dict               # status.json's "update": half, before, after (gan_core.StepEvent)
+    before: tuple | None       # the fixed-z grid before and after: (images, scores, step)
+    after: tuple | None
 
 
 class Shown(NamedTuple):
@@ -142,13 +175,20 @@ def run_picker() -> Shown | None:
 
 
 def _control(run_id: str, action: str) -> None:
-    """A control button's callback; after Step, remember the step to wait for (see live_status)."""
-    if action != "step":
-        mgr.control(run_id, action)
-        return
-    before = resources.run_curves(run_id).update().steps
-    if mgr.control(run_id, action):
-        st.session_state["train.step_after"] = (run_id, int(before[-1]) if len(before) else 0, time.monotonic())
+    """Pause, Resume and Stop's callback; Resume also puts away what the last single update changed."""
+    mgr.control(run_id, action)
+    if action == "resume":
+        st.session_state.pop("train.change", None)
+        st.session_state.pop("train.update_wait", None)
+
+
+def _single(run_id: str, half: str) -> None:
+    """Step D, Step G or Step both's callback: note the grid and status.json's last update as they are now, so
+    live_status can wait for this update and show what it changed."""
+    run = mgr.folder(run_id)
+    status, grid_now = run.read_status(), run.read_samples(None)
+    if mgr.control(run_id, STEP_ACTIONS[half]):
+        st.session_state["train.update_wait"] = Waiting(run_id, status.get("update"), grid_now, time.monotonic())
 
 
 def _continue(run_id: str) -> None:
@@ -169,7 +209,7 @@ def controls(run_id: str, state: str) -> None:
         state = "stopped"   # its trainer died unseen (no lock held on its folder): offer Continue
     active = state in ACTIVE_STATES and owned
     paused = mgr.pause_requested(run_id) if owned else state == "paused"
-    c = st.columns(4)
+    c = st.columns(5 if active and paused else 4)
     if state in RESUMABLE_STATES:
         has_checkpoint = mgr.folder(run_id).checkpoint.is_file()
         c[0].button(t("Continue"), icon=":material/replay:", key="train.continue", on_click=_continue,
@@ -181,15 +221,22 @@ def controls(run_id: str, state: str) -> None:
         c[0].button(t("Cancel"), icon=":material/close:", key="train.cancel", disabled=not owned,
                     on_click=_control, args=(run_id, "stop"), width="stretch")
         return
-    action = "resume" if paused else "pause"
-    c[0].button(t("Resume") if paused else t("Pause"), icon=":material/play_arrow:" if paused else ":material/pause:",
-                key="train.pause", disabled=not active, on_click=_control, args=(run_id, action), width="stretch")
-    c[1].button(t("Step"), icon=":material/skip_next:", key="train.step", disabled=not (active and paused),
-                on_click=_control, args=(run_id, "step"), width="stretch",
-                help=t("While paused: one step of D, then one of G, on the next batch."))
-    c[2].button(t("Stop"), icon=":material/stop:", key="train.stop", disabled=not active,
-                on_click=_control, args=(run_id, "stop"), width="stretch",
-                help=t("Ends the run; the last finished epoch's checkpoint is kept."))
+    if not (active and paused):
+        c[0].button(t("Pause"), icon=":material/pause:", key="train.pause", disabled=not active, on_click=_control,
+                    args=(run_id, "pause"), width="stretch",
+                    help=t("Halts training between two steps; then Step D, Step G and Step both do one update at "
+                           "a time."))
+        c[1].button(t("Stop"), icon=":material/stop:", key="train.stop", disabled=not active, on_click=_control,
+                    args=(run_id, "stop"), width="stretch",
+                    help=t("Ends the run; the last finished epoch's checkpoint is kept."))
+    else:   # paused: the single updates, GAN Lab's teaching controls
+        c[0].button(t("Resume"), icon=":material/play_arrow:", key="train.pause", on_click=_control,
+                    args=(run_id, "resume"), width="stretch")
+        for col, (half, label, key, tip) in zip(c[1:4], STEP_BUTTONS):
+            col.button(t(label), icon=":material/skip_next:", key=key, on_click=_single, args=(run_id, half),
+                       width="stretch", help=t(tip))
+        c[4].button(t("Stop"), icon=":material/stop:", key="train.stop", on_click=_control, args=(run_id, "stop"),
+                    width="stretch", help=t("Ends the run; the last finished epoch's checkpoint is kept."))
     if state in ACTIVE_STATES and not owned:
         st.caption(t("Another server process is training this run; only it can control it."))
 
@@ -301,13 +348,42 @@ def samples(key: str, run: RunFolder) -> None:
                        file_name=f"{name}-{'latest' if choice == 'now' else f'epoch{choice}'}.png")
 
 
+NUMBERS = (("d_loss", N_("d_loss")), ("g_loss", N_("g_loss")), ("d_x", "D(x)"), ("d_g_z", "D(G(z))"))
+
+
+def what_changed(change: Change, cfg: dict) -> None:
+    """The last single update: the four numbers on the same images and z just before and after it, and the fixed-z
+    grid before and after, with D's mean score on it."""
+    update = change.update
+    st.subheader(t("What that update changed"))
+    half, k = update.get("half", "both"), cfg.get("d_steps", 1)   # (a field at its default is left out)
+    st.caption(t(HALF_SAID[half]) if half in HALF_SAID else
+               tn("One whole step: D updated once, then G. Both networks changed.",
+                  "One whole step: D updated {n} times, then G once. Both networks changed.", k))
+    if note := training_form.frozen_note(cfg.get("lr_g"), cfg.get("lr_d")):
+        st.caption(note)
+    before, after = update.get("before") or [], update.get("after") or []
+    if len(before) == len(after) == len(NUMBERS):
+        for col, (key, label), b, a in zip(st.columns(4), NUMBERS, before, after):
+            col.metric(t(label), f"{a:.4f}", delta=f"{a - b:+.4f}", delta_color="off",
+                       help=t("Before the update: {before:.4f}. Both measured on the same real images and z.",
+                              before=b))
+    cols = st.columns(2)
+    for col, got, title in ((cols[0], change.before, N_("Before")), (cols[1], change.after, N_("After"))):
+        if got is not None:
+            images, scores, _ = got
+            col.image(png_bytes(grid(images, ncols=8, scale=2)), output_format="PNG",
+                      caption=t("{when} · D's mean score on these: {score:.3f}", when=t(title),
+                                score=float(scores.mean())))
+
+
 def downloads(shown: Shown) -> None:
     run, c = shown.folder, st.columns(3)
     name = shown.lesson or shown.key
-    c[0 if shown.lesson else 1].download_button(t("Metrics (CSV)"), lambda: run.history_file.read_bytes(), file_name=f"{name}-history.csv",
-                         mime="text/csv", on_click="ignore", key="train.dl.csv", icon=":material/download:",
-                         disabled=not run.history_file.is_file(), width="stretch",
-                         help=t("One row per finished epoch."))
+    c[0 if shown.lesson else 1].download_button(
+        t("Metrics (CSV)"), lambda: run.history_file.read_bytes(), file_name=f"{name}-history.csv", mime="text/csv",
+        on_click="ignore", key="train.dl.csv", icon=":material/download:", disabled=not run.history_file.is_file(),
+        width="stretch", help=t("One row per finished epoch."))
     if shown.lesson:
         return   # shipped without its full checkpoint: its snapshots are on the Timeline page
     c[0].download_button(t("Checkpoint (.pt)"), lambda: run.checkpoint.read_bytes(), file_name=f"{name}.pt",
@@ -335,10 +411,15 @@ def phase(state: str | None) -> str:
 
 
 def recipe(cfg: dict) -> str:
-    """A run's settings on one line."""
-    return t("{epochs} · batch {batch} · lr G {lr_g} · lr D {lr_d} · seed {seed}",
+    """A run's settings on one line; k and G's loss only when they are not the book's."""
+    line = t("{epochs} · batch {batch} · lr G {lr_g} · lr D {lr_d} · seed {seed}",
              epochs=epochs_count(cfg.get("epochs", 0)), batch=cfg.get("batch_size", "?"), lr_g=cfg.get("lr_g", "?"),
              lr_d=cfg.get("lr_d", "?"), seed=cfg.get("seed", "?"))
+    if cfg.get("d_steps", 1) != 1:
+        line += " · " + t("k = {k} D updates per G update", k=cfg["d_steps"])
+    if cfg.get("g_loss", "book") in training_form.G_LOSS_NAMES and cfg.get("g_loss", "book") != "book":
+        line += " · " + t("G's loss: {name}", name=t(training_form.G_LOSS_NAMES[cfg["g_loss"]]))
+    return line
 
 
 def live_status(run_id: str, shown_phase: str) -> None:
@@ -351,17 +432,23 @@ def live_status(run_id: str, shown_phase: str) -> None:
     state = status.get("state", "?")
     if phase(state) != shown_phase:
         st.rerun()  # it started or ended: redraw the whole page, which sets the polling up anew
-    snap = resources.run_curves(run_id).update()
-    waiting = st.session_state.pop("train.step_after", None)
-    if waiting and waiting[0] == run_id:
-        # Step was pressed: wait for that step's events, then redraw the whole page so its losses and
-        # samples show at once rather than at the results fragment's next poll.
-        _, before, since = waiting
-        while not (len(snap.steps) and snap.steps[-1] > before) and time.monotonic() - since < STEP_WAIT_S:
+    waiting = st.session_state.get("train.update_wait")
+    if waiting and waiting.run_id == run_id:
+        # A single update was asked for: wait a moment for the trainer to report it (its grid is written first),
+        # then keep what it changed and redraw the whole page, so its numbers and samples show at once. A busy
+        # machine may take longer: then a later poll finds it.
+        while status.get("update") == waiting.last and time.monotonic() - waiting.since < STEP_WAIT_S:
             time.sleep(0.05)
-            snap = resources.run_curves(run_id).update()
-        st.rerun(scope="app")
-    st.markdown(t("**Run `{run}`** · {recipe}", run=run_id, recipe=recipe(status.get("config", {}))))
+            status = run.read_status()
+        if status.get("update") not in (None, waiting.last):
+            del st.session_state["train.update_wait"]
+            st.session_state["train.change"] = Change(run_id, status["update"], waiting.grid, run.read_samples(None))
+            st.rerun(scope="app")
+    snap = resources.run_curves(run_id).update()
+    cfg = status.get("config", {})
+    st.markdown(t("**Run `{run}`** · {recipe}", run=run_id, recipe=recipe(cfg)))
+    if note := training_form.frozen_note(cfg.get("lr_g"), cfg.get("lr_d")):
+        st.info(note, icon=":material/ac_unit:")
     controls(run_id, state)
     progress(run_id, status, snap)
 
@@ -372,6 +459,9 @@ def results(shown: Shown) -> None:
         return
     status = shown.folder.read_status()
     curves(shown.key, status, shown.curves().update(), shown.folder.events_file)
+    change = st.session_state.get("train.change")
+    if change and change.run_id == shown.key and not shown.lesson and mgr.pause_requested(shown.key):
+        what_changed(change, status.get("config", {}))
     samples(shown.key, shown.folder)
     downloads(shown)
     console(shown.folder)
