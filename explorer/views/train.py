@@ -209,7 +209,7 @@ def controls(run_id: str, state: str) -> None:
         state = "stopped"   # its trainer died unseen (no lock held on its folder): offer Continue
     active = state in ACTIVE_STATES and owned
     paused = mgr.pause_requested(run_id) if owned else state == "paused"
-    c = st.columns(5 if active and paused else 4)
+    c = st.columns(3)
     if state in RESUMABLE_STATES:
         has_checkpoint = mgr.folder(run_id).checkpoint.is_file()
         c[0].button(t("Continue"), icon=":material/replay:", key="train.continue", on_click=_continue,
@@ -221,22 +221,22 @@ def controls(run_id: str, state: str) -> None:
         c[0].button(t("Cancel"), icon=":material/close:", key="train.cancel", disabled=not owned,
                     on_click=_control, args=(run_id, "stop"), width="stretch")
         return
-    if not (active and paused):
+    single = active and paused
+    if single:
+        c[0].button(t("Resume"), icon=":material/play_arrow:", key="train.pause", on_click=_control,
+                    args=(run_id, "resume"), width="stretch")
+    else:
         c[0].button(t("Pause"), icon=":material/pause:", key="train.pause", disabled=not active, on_click=_control,
                     args=(run_id, "pause"), width="stretch",
                     help=t("Halts training between two steps; then Step D, Step G and Step both do one update at "
                            "a time."))
-        c[1].button(t("Stop"), icon=":material/stop:", key="train.stop", disabled=not active, on_click=_control,
-                    args=(run_id, "stop"), width="stretch",
-                    help=t("Ends the run; the last finished epoch's checkpoint is kept."))
-    else:   # paused: the single updates, GAN Lab's teaching controls
-        c[0].button(t("Resume"), icon=":material/play_arrow:", key="train.pause", on_click=_control,
-                    args=(run_id, "resume"), width="stretch")
-        for col, (half, label, key, tip) in zip(c[1:4], STEP_BUTTONS):
+    c[1].button(t("Stop"), icon=":material/stop:", key="train.stop", disabled=not active, on_click=_control,
+                args=(run_id, "stop"), width="stretch",
+                help=t("Ends the run; the last finished epoch's checkpoint is kept."))
+    if single:   # GAN Lab's teaching controls: one update at a time
+        for col, (half, label, key, tip) in zip(st.columns(3), STEP_BUTTONS):
             col.button(t(label), icon=":material/skip_next:", key=key, on_click=_single, args=(run_id, half),
                        width="stretch", help=t(tip))
-        c[4].button(t("Stop"), icon=":material/stop:", key="train.stop", on_click=_control, args=(run_id, "stop"),
-                    width="stretch", help=t("Ends the run; the last finished epoch's checkpoint is kept."))
     if state in ACTIVE_STATES and not owned:
         st.caption(t("Another server process is training this run; only it can control it."))
 
@@ -348,6 +348,12 @@ def samples(key: str, run: RunFolder) -> None:
                        file_name=f"{name}-{'latest' if choice == 'now' else f'epoch{choice}'}.png")
 
 
+def _number(v: float, sign: str = "") -> str:
+    """A loss or a score to four decimals; one too small for them (a frozen network's, a saturated D's) in
+    scientific notation, so that it does not read as 0."""
+    return f"{v:{sign}.4f}" if v == 0 or abs(v) >= 1e-3 else f"{v:{sign}.2e}"
+
+
 NUMBERS = (("d_loss", N_("d_loss")), ("g_loss", N_("g_loss")), ("d_x", "D(x)"), ("d_g_z", "D(G(z))"))
 
 
@@ -365,9 +371,9 @@ def what_changed(change: Change, cfg: dict) -> None:
     before, after = update.get("before") or [], update.get("after") or []
     if len(before) == len(after) == len(NUMBERS):
         for col, (key, label), b, a in zip(st.columns(4), NUMBERS, before, after):
-            col.metric(t(label), f"{a:.4f}", delta=f"{a - b:+.4f}", delta_color="off",
-                       help=t("Before the update: {before:.4f}. Both measured on the same real images and z.",
-                              before=b))
+            col.metric(t(label), _number(a), delta=_number(a - b, "+"), delta_color="off",
+                       help=t("Before the update: {before}. Both measured on the same real images and z.",
+                              before=_number(b)))
     cols = st.columns(2)
     for col, got, title in ((cols[0], change.before, N_("Before")), (cols[1], change.after, N_("After"))):
         if got is not None:
