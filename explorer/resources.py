@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from gan_core import RunFolder
+
 from . import env
 from .run_curves import RunCurves
 from .run_manager import RunManager
@@ -20,3 +22,9 @@ def manager() -> RunManager:
 def run_curves(run_id: str) -> RunCurves:
     """The shared incremental reader of one run's events (run_id already validated)."""
     return RunCurves(manager().folder(run_id))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def folder_curves(path: str) -> RunCurves:
+    """The curves of a run folder outside the runs folder: a run shipped ready to show (explorer/lesson_runs.py)."""
+    return RunCurves(RunFolder(path))

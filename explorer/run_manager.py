@@ -44,7 +44,8 @@ from .env import REPO_ROOT
 
 # Folder names the app accepts from a URL: no dots or slashes, so never "..", never a path.
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-ACTIONS = ("pause", "resume", "step", "stop")
+# "step" is one whole step while paused; "step d" and "step g" only D's or only G's update (gan_core.train --control).
+ACTIONS = ("pause", "resume", "step", "step d", "step g", "stop")
 RESUMABLE_STATES = ("stopped", "failed")   # diverged runs would diverge again; finished ones are done
 LOG_FILE = "train.log"     # the child's stdout and stderr: the book's printout, or why it failed
 INTERACTION_FILE = ".interaction"   # in the runs folder; see note_interaction
@@ -64,19 +65,22 @@ class RunsFolderError(RuntimeError):
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What the Train page asks for; the rest of the recipe is the book's."""
+    """What the Train page asks for; the rest of the recipe is the book's. The defaults are its Quick look preset."""
 
-    epochs: int = 5
+    epochs: int = 10
     batch_size: int = 100
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     seed: int = 0
     sample_every: int = 100   # steps between refreshes of the sample grid (0: once an epoch)
+    d_steps: int = 1          # D updates for each G update (the GAN paper's k); the book's is 1
+    g_loss: str = "book"      # what G minimises: "book" BCE(D(G(z)), 1), or "minimax" log(1 - D(G(z)))
 
     def config(self) -> GANConfig:
-        """The GANConfig these settings make, validated (raises ConfigError)."""
-        return GANConfig(epochs=self.epochs, batch_size=self.batch_size, lr_g=self.lr_g,
-                         lr_d=self.lr_d, seed=self.seed).validate()
+        """The GANConfig these settings make, validated (raises ConfigError). A learning rate of 0 freezes that
+        network on purpose."""
+        return GANConfig(epochs=self.epochs, batch_size=self.batch_size, lr_g=self.lr_g, lr_d=self.lr_d,
+                         seed=self.seed, d_steps=self.d_steps, g_loss=self.g_loss).validate()
 
     def recording(self) -> Recording:
         """Samples as asked; G snapshots at log-spaced epochs, so the Timeline page can show the run."""
@@ -265,17 +269,17 @@ class RunManager:
         return True
 
     def control(self, run_id: str, action: str) -> bool:
-        """Send pause, resume, step or stop to a run; False if this server is not running it.
+        """Send one of ACTIONS to a run; False if this server is not running it.
 
         A run that has lent its slot (paused for paused_slot_s) waits in the queue on Resume and is
-        resumed when it gets a slot; Step needs no slot, a single step being tiny.
+        resumed when it gets a slot; a Step (or half of one) needs no slot, a single update being tiny.
         """
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
         with self._lock:
             if run_id not in self._procs:
                 return action == "stop" and self._cancel(run_id)
-            if action == "step":
+            if action.startswith("step"):
                 return self._send(run_id, action)
             if action == "pause":
                 self._paused.setdefault(run_id, time.monotonic())

@@ -2,7 +2,8 @@
 
 A snapshot is a generator saved at one epoch of a run (float16, G only, see
 gan_core/checkpoints.py). They sit in `NAME-snapshots/` beside `NAME.pt` in the
-checkpoints folder (the shipped book model), or in a run's `snapshots/`.
+checkpoints folder (the shipped book model), in the `snapshots/` of a run shipped
+ready to show (checkpoints/lessons/, explorer/lesson_runs.py), or in a run's `snapshots/`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from torch import nn
 from gan_core import CheckpointError, GANConfig, RunFolder, load_checkpoint
 
 from .i18n import t
+from .lesson_runs import LESSON_RUNS, lesson_folders
 
 SUFFIX = "-snapshots"
 
@@ -23,7 +25,7 @@ SUFFIX = "-snapshots"
 class SnapshotSource:
     """One run's snapshots: the files, and the file whose history gives the run's curves."""
 
-    key: str                      # "checkpoints:NAME-snapshots" or "run:RUN_ID"
+    key: str                      # "checkpoints:NAME-snapshots", "lesson:NAME" or "run:RUN_ID"
     label: str                    # in the page's language
     paths: tuple[Path, ...]
     history_path: Path | None     # the run's full checkpoint; None: use the latest snapshot's history
@@ -39,7 +41,8 @@ class GeneratorSnapshot:
 
 
 def snapshot_sources(checkpoints: Path, runs: list[RunFolder]) -> list[SnapshotSource]:
-    """The checkpoints folder's snapshot folders (by name), then runs that kept snapshots (newest first)."""
+    """The checkpoints folder's snapshot folders (by name), the runs shipped ready to show, then runs that kept
+    snapshots (newest first)."""
     found = []
     folders = sorted(p for p in checkpoints.glob(f"*{SUFFIX}") if p.is_dir()) if checkpoints.is_dir() else []
     for folder in folders:
@@ -48,6 +51,12 @@ def snapshot_sources(checkpoints: Path, runs: list[RunFolder]) -> list[SnapshotS
             full = folder.with_name(folder.name.removesuffix(SUFFIX) + ".pt")
             found.append(SnapshotSource(f"checkpoints:{folder.name}", f"{full.name} ({folder.name}/)", paths,
                                         full if full.is_file() else None))
+    for name, run in lesson_folders(checkpoints).items():
+        if epochs := run.snapshot_epochs():
+            title = t(LESSON_RUNS[name].title) if name in LESSON_RUNS else name
+            # Shipped without a full checkpoint: the curves come from the latest snapshot's history.
+            found.append(SnapshotSource(f"lesson:{name}", t("ready to show: {title}", title=title),
+                                        tuple(run.snapshot_path(e) for e in epochs), None))
     for run in runs:
         epochs = run.snapshot_epochs()
         if epochs:

@@ -1,10 +1,20 @@
-"""The Train page's form for a new run: presets and settings, drawn in the sidebar, returned as plain values."""
+"""The Train page's form for a new run: presets and settings, drawn in the sidebar, returned as plain values.
+
+The settings are bound to the page's URL (a teacher hands out a link with them), and the preset
+box follows them: it names the preset whose settings the form holds, or "Your own settings".
+`?preset=KEY` in a link picks that preset; settings the link also gives win over the preset's.
+Besides the book's own settings, the form offers GAN Lab's teaching knobs: k D updates for each
+G update, G's loss as the book has it or as the GAN paper's minimax, and a learning rate of 0,
+which freezes that network on purpose (the form says so).
+"""
 from __future__ import annotations
 
 import math
 from typing import NamedTuple
 
 import streamlit as st
+
+from gan_core import G_LOSSES
 
 from .i18n import N_, t
 from .plain import plain
@@ -18,7 +28,7 @@ class Preset(NamedTuple):
 
 
 # Known-good starting points (what users of GAN teaching tools ask for first), and two that show how a GAN fails.
-# Keyed by a name that never changes with the language (the preset widget's value).
+# Keyed by a name that never changes with the language (the preset widget's value, and ?preset= in a link).
 PRESETS: dict[str, Preset] = {
     "quick": Preset(N_("Quick look"), RunSettings(epochs=10),
                     N_("The book's recipe for 10 epochs, a few minutes on one CPU core: rough clothes by the end.")),
@@ -27,75 +37,188 @@ PRESETS: dict[str, Preset] = {
     "d_too_fast": Preset(N_("D learns too fast"), RunSettings(epochs=10, lr_d=2e-3),
                          N_("D's learning rate 10x G's: D(G(z)) sinks towards 0 and G's loss climbs.")),
     "lr_too_high": Preset(N_("Learning rate too high"), RunSettings(epochs=10, lr_g=5e-3, lr_d=5e-3),
-                          N_("25x the book's rate for both: the losses swing and samples collapse.")),
+                          N_("25x the book's rate for both: within an epoch G's pixels saturate and every sample "
+                             "is the same picture.")),
+    "minimax": Preset(N_("G's loss: minimax"), RunSettings(epochs=10, g_loss="minimax"),
+                      N_("Quick look with the GAN paper's loss for G, `log(1 - D(G(z)))`: while D rejects G's "
+                         "images its gradient is near 0, so G stalls from the first epoch on.")),
 }
+CUSTOM = "custom"            # the preset box's value when the settings are no preset's
+CUSTOM_NAME, CUSTOM_ABOUT = N_("Your own settings"), N_("No preset has exactly these settings.")
+PRESET_PARAM = "preset"      # ?preset=KEY
+PRESET_KEY = "train.preset"  # the preset box's widget key
 # Settings widgets are bound to the URL, so their keys are the query parameter names a teacher can hand out.
 # Each: RunSettings field -> (URL key, lowest, highest, type), the widget's bounds and a link's.
+# A learning rate of 0 freezes that network (gan_core.GANConfig).
 BOUNDS = {"epochs": ("epochs", 1, 100_000, int), "batch_size": ("batch", 1, 60_000, int),
-          "lr_g": ("lr_g", 1e-6, 1.0, float), "lr_d": ("lr_d", 1e-6, 1.0, float),
-          "seed": ("seed", 0, 2**31 - 1, int), "sample_every": ("sample_every", 0, 100_000, int)}
-SETTING_KEYS = {field: key for field, (key, *_) in BOUNDS.items()}
+          "lr_g": ("lr_g", 0.0, 1.0, float), "lr_d": ("lr_d", 0.0, 1.0, float),
+          "seed": ("seed", 0, 2**31 - 1, int), "sample_every": ("sample_every", 0, 100_000, int),
+          "d_steps": ("d_steps", 1, 5, int)}
+# G's loss is a choice, kept in the URL by hand (a bound radio would put its translated label there).
+G_LOSS_PARAM, G_LOSS_KEY = "g_loss", "train.g_loss"
+G_LOSS_NAMES = {"book": N_("The book's"), "minimax": N_("Minimax (the GAN paper's)")}
+G_LOSS_FORMULAS = {"book": N_("`BCE(D(G(z)), 1)`: steep while D rejects G's images"),
+                   "minimax": N_("`log(1 - D(G(z)))`: flat while D rejects G's images")}
+# RunSettings field -> its key in a link (lesson.py writes links with these), and in session state.
+SETTING_KEYS = {field: key for field, (key, *_) in BOUNDS.items()} | {"g_loss": G_LOSS_PARAM}
+WIDGET_KEYS = SETTING_KEYS | {"g_loss": G_LOSS_KEY}
+
+
+def _parse(raw: str, lo: float, hi: float, kind: type) -> int | float | None:
+    """A link's value as the form would take it, or None if it cannot."""
+    try:
+        v = float(raw) if kind is float else int(raw)
+    except (ValueError, OverflowError):
+        return None
+    return v if math.isfinite(v) and lo <= v <= hi else None
 
 
 def link_problems() -> list[tuple[str, str, float, float, type]]:
     """The link's settings the form cannot take, as (key, value, lowest, highest, type): Streamlit would put the
-    default in their place without a word."""
+    default in their place without a word. A choice (a preset, G's loss) the app does not have comes as
+    (key, value, 0, 0, str)."""
     out = []
     for key, lo, hi, kind in BOUNDS.values():
         raw = st.query_params.get(key)
-        if raw is None:
-            continue
-        try:
-            v = float(raw) if kind is float else int(raw)
-            usable = math.isfinite(v) and lo <= v <= hi
-        except (ValueError, OverflowError):
-            usable = False
-        if not usable:
+        if raw is not None and _parse(raw, lo, hi, kind) is None:
             out.append((key, raw, lo, hi, kind))
+    for key, known in ((PRESET_PARAM, PRESETS), (G_LOSS_PARAM, G_LOSSES)):
+        raw = st.query_params.get(key)
+        if raw is not None and raw not in known:
+            out.append((key, raw, 0, 0, str))
     return out
 
 
 def link_problem(key: str, raw: str, lo: float, hi: float, kind: type) -> str:
     """One of link_problems in words."""
     given = f"{key}={plain(raw, 24)}"
+    if kind is str:
+        known = PRESETS if key == PRESET_PARAM else G_LOSSES
+        return t("{given} (it must be one of {choices})", given=given, choices=", ".join(known))
     if kind is float:
         return t("{given} (it must be a number from {lo:,g} to {hi:,g})", given=given, lo=lo, hi=hi)
     return t("{given} (it must be a whole number from {lo:,g} to {hi:,g})", given=given, lo=lo, hi=hi)
 
 
+def matching_preset(settings: RunSettings) -> str:
+    """The key of the preset with exactly these settings, or CUSTOM."""
+    return next((k for k, p in PRESETS.items() if p.settings == settings), CUSTOM)
+
+
+def _show_in_url(settings: RunSettings) -> None:
+    """The URL parameters kept by hand: the preset these settings are (if any), and G's loss unless the book's."""
+    for param, value, default in ((PRESET_PARAM, matching_preset(settings), CUSTOM),
+                                  (G_LOSS_PARAM, settings.g_loss, RunSettings.g_loss)):
+        if value != default:
+            st.query_params[param] = value
+        elif param in st.query_params:
+            del st.query_params[param]
+
+
+def _open_link() -> None:
+    """When the session opens the page: the link's preset fills the settings the link does not give, and the
+    preset box names what the form then holds."""
+    asked = PRESETS.get(st.query_params.get(PRESET_PARAM, ""))
+    base = asked.settings if asked else RunSettings()
+    values = {}
+    for field, (key, lo, hi, kind) in BOUNDS.items():
+        raw = st.query_params.get(key)
+        given = None if raw is None else _parse(raw, lo, hi, kind)
+        values[field] = getattr(base, field) if given is None else given
+        if raw is None and asked:
+            st.session_state[key] = values[field]   # the URL's own values seed their widgets themselves
+    loss = st.query_params.get(G_LOSS_PARAM)
+    values["g_loss"] = st.session_state[G_LOSS_KEY] = loss if loss in G_LOSSES else base.g_loss
+    settings = RunSettings(**values)
+    st.session_state[PRESET_KEY] = matching_preset(settings)
+    _show_in_url(settings)
+
+
+def _form() -> RunSettings:
+    """The settings the form's widgets hold now (in a callback: before they are drawn again)."""
+    d = RunSettings()
+    return RunSettings(**{field: st.session_state.get(key, getattr(d, field)) for field, key in WIDGET_KEYS.items()})
+
+
+def use_preset(key: str) -> None:
+    """Fill the form with a preset's settings (a callback: before the widgets are drawn)."""
+    st.session_state[PRESET_KEY] = key
+    _apply_preset()
+
+
 def _apply_preset() -> None:
-    settings = PRESETS[st.session_state["train.preset"]].settings
-    for field, key in SETTING_KEYS.items():
-        st.session_state[key] = getattr(settings, field)
+    key = st.session_state[PRESET_KEY]
+    if key in PRESETS:
+        for field, name in WIDGET_KEYS.items():
+            st.session_state[name] = getattr(PRESETS[key].settings, field)
+    _show_in_url(_form())
+
+
+def _follow_settings() -> None:
+    """A setting was changed by hand: the preset box names the preset these settings are, if any."""
+    settings = _form()
+    st.session_state[PRESET_KEY] = matching_preset(settings)
+    _show_in_url(settings)
+
+
+def frozen_note(lr_g: float, lr_d: float) -> str | None:
+    """What a learning rate of 0 does, in words; None when both networks learn."""
+    if lr_g == 0 and lr_d == 0:
+        return t("Both learning rates are 0: G and D are both frozen on purpose. Nothing will learn; the samples "
+                 "and D's scores stay as they start.")
+    if lr_g == 0:
+        return t("G's learning rate is 0: G is frozen on purpose. Its weights stay as they start, so its samples "
+                 "never change; only D learns.")
+    if lr_d == 0:
+        return t("D's learning rate is 0: D is frozen on purpose. It keeps judging with the weights it starts "
+                 "with; only G learns, against a D that never adapts.")
+    return None
 
 
 def training_settings() -> RunSettings:
     """Sidebar: the run's settings (also read from and written to the URL)."""
     d = RunSettings()
     # Checked once, when the session opens the link: from then on the form and the URL agree.
-    problems = st.session_state.setdefault("train.link_problems", link_problems())
+    if "train.link_problems" not in st.session_state:
+        st.session_state["train.link_problems"] = link_problems()
+        _open_link()
+    problems = st.session_state["train.link_problems"]
+    bound = dict(bind="query-params", on_change=_follow_settings)
     with st.sidebar:
         st.header(t("New run"))
         if problems:
             st.warning(t("This link's settings could not be used, so the defaults stand in for them: {problems}.",
                          problems="; ".join(link_problem(*p) for p in problems)), icon=":material/link_off:")
-        names = {k: t(p.name) for k, p in PRESETS.items()}   # translated here: format_func may run outside this run
-        st.selectbox(t("Preset"), list(PRESETS), format_func=names.__getitem__, key="train.preset",
-                     on_change=_apply_preset, help=t("Fills in the settings below; you can still change them."))
-        preset = PRESETS[st.session_state["train.preset"]]
-        st.caption(t(preset.about))
-        epochs = st.number_input(t("Epochs"), *BOUNDS["epochs"][1:3], d.epochs, key="epochs", bind="query-params",
+        names = {k: t(p.name) for k, p in PRESETS.items()} | {CUSTOM: t(CUSTOM_NAME)}   # translated here: see i18n
+        st.selectbox(t("Preset"), list(names), format_func=names.__getitem__, key=PRESET_KEY,
+                     on_change=_apply_preset, persist_state="session",
+                     help=t("Fills in the settings below; you can still change them."))
+        key = st.session_state[PRESET_KEY]
+        st.caption(t(PRESETS[key].about) if key in PRESETS else t(CUSTOM_ABOUT))
+        epochs = st.number_input(t("Epochs"), *BOUNDS["epochs"][1:3], d.epochs, key="epochs", **bound,
                                  help=t("Passes over the 60,000 training images. The book trains 500."))
-        batch = st.number_input(t("Batch size"), *BOUNDS["batch_size"][1:3], d.batch_size, key="batch",
-                                bind="query-params", help=t("Images per step. The book uses 100 (600 steps an epoch)."))
+        batch = st.number_input(t("Batch size"), *BOUNDS["batch_size"][1:3], d.batch_size, key="batch", **bound,
+                                help=t("Images per step. The book uses 100 (600 steps an epoch)."))
         c1, c2 = st.columns(2)
         lr_g = c1.number_input(t("G's learning rate"), *BOUNDS["lr_g"][1:3], d.lr_g, step=1e-4, format="%.4g",
-                               key="lr_g", bind="query-params")
+                               key="lr_g", **bound, help=t("0 freezes G."))
         lr_d = c2.number_input(t("D's learning rate"), *BOUNDS["lr_d"][1:3], d.lr_d, step=1e-4, format="%.4g",
-                               key="lr_d", bind="query-params")
-        seed = st.number_input(t("Seed"), *BOUNDS["seed"][1:3], d.seed, key="seed", bind="query-params",
+                               key="lr_d", **bound, help=t("0 freezes D."))
+        if note := frozen_note(lr_g, lr_d):
+            st.info(note, icon=":material/ac_unit:")
+        d_steps = st.number_input(t("D updates per G update (k)"), *BOUNDS["d_steps"][1:3], d.d_steps, key="d_steps",
+                                  **bound, help=t("The GAN paper's k: before each update of G, D is updated k times, "
+                                                  "each on the next batch and a fresh z. The book's k is 1."))
+        losses = {k: t(v) for k, v in G_LOSS_NAMES.items()}   # translated here: see explorer/i18n.py
+        g_loss = st.radio(t("G's loss"), list(losses), format_func=losses.__getitem__, key=G_LOSS_KEY,
+                          captions=[t(G_LOSS_FORMULAS[k]) for k in losses], on_change=_follow_settings,
+                          help=t("What G minimises. The book's `BCE(D(G(z)), 1)` pushes G hardest exactly when D "
+                                 "rejects its images; the GAN paper's minimax `log(1 - D(G(z)))` hardly moves G "
+                                 "then, so G can stall at the start."))
+        seed = st.number_input(t("Seed"), *BOUNDS["seed"][1:3], d.seed, key="seed", **bound,
                                help=t("Same seed, same settings: the same run, step for step."))
         every = st.number_input(t("Refresh samples every N steps"), *BOUNDS["sample_every"][1:3], d.sample_every,
-                                key="sample_every", bind="query-params",
+                                key="sample_every", **bound,
                                 help=t("0: once an epoch. The grid is also kept at every epoch."))
-    return RunSettings(int(epochs), int(batch), float(lr_g), float(lr_d), int(seed), int(every))
+    return RunSettings(epochs=int(epochs), batch_size=int(batch), lr_g=float(lr_g), lr_d=float(lr_d), seed=int(seed),
+                       sample_every=int(every), d_steps=int(d_steps), g_loss=g_loss)

@@ -346,8 +346,10 @@ def test_links_open_the_other_pages_in_the_right_state(clean, lang):
     # The Train page's settings are bound to its URL (explorer/training_form.py): a preset's, written out.
     for (_, query), preset in zip([f for f in found if f[0] == "train"], ("quick", "d_too_fast")):
         s = PRESETS[preset].settings
-        assert query == {"epochs": [str(s.epochs)], "batch": [str(s.batch_size)], "lr_g": [str(s.lr_g)],
-                         "lr_d": [str(s.lr_d)], "seed": [str(s.seed)], "sample_every": [str(s.sample_every)], **keep}
+        assert query == {"preset": [preset], "epochs": [str(s.epochs)], "batch": [str(s.batch_size)],
+                         "lr_g": [str(s.lr_g)], "lr_d": [str(s.lr_d)], "seed": [str(s.seed)],
+                         "sample_every": [str(s.sample_every)], "d_steps": [str(s.d_steps)],
+                         "g_loss": [s.g_loss], **keep}
     assert found[3][1]["lr_d"] == ["0.002"] and found[1][1]["epochs"] == ["10"]
     # The other pages take no state from their URL yet: they keep the language.
     assert all(query == keep for page, query in found if page != "train")
@@ -364,6 +366,7 @@ def test_a_train_link_fills_the_train_form(clean):
     assert not train.exception
     assert train.number_input(key="lr_d").value == pytest.approx(0.002)
     assert train.number_input(key="epochs").value == 10 and train.query_params["lang"] == "ko"
+    assert train.selectbox(key="train.preset").value == "d_too_fast"   # and the preset box names it
 
 
 # ---- a real browser ----------------------------------------------------------------------------

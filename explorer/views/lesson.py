@@ -17,7 +17,7 @@ from gan_core import (EQUILIBRIUM, CheckpointError, config_layers, decode, grid,
 from explorer import charts, env, evaluations, i18n, model_picker
 from explorer.i18n import t
 from explorer.plain import plain
-from explorer.training_form import PRESETS, SETTING_KEYS
+from explorer.training_form import PRESET_PARAM, PRESETS, SETTING_KEYS
 
 SHOWN = 6             # images of the step's batch shown in each row (the chart has them all)
 STEP_SCALE = 3        # 28 px at 84 px: six to a row, captions on one line, on a 1024 px screen with the sidebar open
@@ -35,9 +35,10 @@ def link(page: str, label: str, icon: str, help: str | None = None, **params: st
 
 
 def preset_params(preset: str) -> dict[str, str]:
-    """A Train page preset as the URL parameters its settings are bound to (epochs, batch, lr_g, lr_d, ...)."""
+    """A Train page preset as the URL parameters its settings are bound to (epochs, batch, lr_g, lr_d, ...), and
+    ?preset=, which names it in the Train page's preset box."""
     settings = PRESETS[preset].settings
-    return {key: str(getattr(settings, field)) for field, key in SETTING_KEYS.items()}
+    return {PRESET_PARAM: preset, **{key: str(getattr(settings, field)) for field, key in SETTING_KEYS.items()}}
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
