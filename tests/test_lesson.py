@@ -396,4 +396,4 @@ def test_the_korean_lesson_in_a_real_browser(tmp_path, small_data_dir):
         page.get_by_role("link", name=re.compile("판별자가 이기는 경우")).click()
         page.wait_for_url(re.compile(r"/train\?.*lr_d=0\.002.*lang=ko"), timeout=60_000)
         page.get_by_role("heading", name="새 학습").wait_for(timeout=60_000)
-        assert float(page.get_by_label("판별자 학습률").input_value()) == pytest.approx(0.002)
+        assert float(page.get_by_role("spinbutton", name="판별자 학습률").input_value()) == pytest.approx(0.002)

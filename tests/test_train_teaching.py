@@ -225,7 +225,7 @@ def test_the_korean_train_page_in_a_real_browser(tmp_path, small_data_dir):
         assert page.get_by_text("Start training").count() == 0
         page.get_by_role("button", name="학습 시작").wait_for(timeout=60_000)
 
-        page.get_by_role("button", name="학습률이 너무 높을 때").click()
+        page.get_by_role("radio", name="학습률이 너무 높을 때").click()   # a pill
         page.wait_for_url(re.compile(r"/train\?.*lesson=lr_too_high"), timeout=60_000)
         page.get_by_role("heading", name="학습률이 너무 높을 때").wait_for(timeout=60_000)
         helpers.wait_idle(page)
