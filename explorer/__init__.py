@@ -10,6 +10,7 @@ the pages share:
     resources.py         what the whole server shares: the run manager, each run's curves
     model_picker.py      which generators can be explored, loaded once, and the sidebar picker
     training_form.py     the Train page's presets and settings
+    lesson_runs.py       the runs shipped ready to show (checkpoints/lessons/), and what each shows
     timeline_sources.py  the snapshots a Timeline shows
     evaluations.py       the Quality page's numbers, computed once per server
     latent_tools.py      the latent pages' directions, labels, steering and projections, kept per model
