@@ -316,12 +316,12 @@ def test_step_d_step_g_and_step_both_each_change_what_they_should(shipped):
     assert np.array_equal(*d["images"]), "G did not change, so the same z draws the same pictures"
     assert not np.array_equal(*d["scores"]), "D changed, so its scores on them moved"
     assert d["after"]["d_loss"] < d["before"]["d_loss"]   # D's update lowers D's loss on its batch
-    assert d["after"]["d_x"] > d["before"]["d_x"] and d["after"]["d_g_z"] < d["before"]["d_g_z"]
+    # (One small Adam step lowers the sum of D's two losses; it need not move both of D's scores its way.)
 
     g = single(at, "train.step_g")
     assert g["half"] == "g" and last_step(run) == step + 1
     assert not np.array_equal(*g["images"]), "G changed, so its pictures did"
-    assert g["after"]["g_loss"] < g["before"]["g_loss"] and g["after"]["d_g_z"] > g["before"]["d_g_z"]
+    assert g["after"]["g_loss"] < g["before"]["g_loss"]   # G's update lowers G's loss on its z
     assert g["after"]["d_x"] == pytest.approx(g["before"]["d_x"]), "D did not change: its score on real images"
 
     both = single(at, "train.step")
