@@ -231,6 +231,7 @@ def test_the_korean_train_page_in_a_real_browser(tmp_path, small_data_dir):
         helpers.wait_idle(page)
         main = page.locator("[data-testid=stMain]")
         main.locator("[data-testid=stImage] img").nth(15).wait_for(timeout=60_000)
+        main.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)   # Plotly draws after the images
         assert main.locator(".js-plotly-plot").count() == 2
         assert page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollWidth") <= 1024
         page.screenshot(path=str(tmp_path / "train-ko.png"))
