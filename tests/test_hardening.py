@@ -163,6 +163,7 @@ def _bytes(obj) -> bytes:
     ("not dense", "generator: 2.weight is not a dense tensor"),
     ("adam state shape", "opt_d: exp_avg of parameter 0 has shape (3,), the model expects (256, 784)"),
 ])
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["path", "bytes"])
 def test_checkpoints_of_the_right_format_but_wrong_content_are_refused(state, tmp_path, how, words, source):
     data = _bytes(_damaged(state, how))
@@ -173,6 +174,7 @@ def test_checkpoints_of_the_right_format_but_wrong_content_are_refused(state, tm
     assert words in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cut", ["10 bytes", "half", "all but 100 bytes", "random bytes", "empty"])
 def test_truncated_or_random_files_are_not_readable_checkpoints(trained, tmp_path, cut):
     good = (trained / "checkpoint.pt").read_bytes()
@@ -234,6 +236,7 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
     assert time.perf_counter() - t0 < 1.0
 
 
+@pytest.mark.slow
 def test_a_zip_that_unpacks_past_the_limit_is_refused_before_it_is_unpacked(state, tmp_path):
     """torch.load inflates deflated members: zeros compress 1000-fold, so a small file could fill memory."""
     zeros = {k: state[k] for k in ("format", "version", "config", "epoch", "step")}
@@ -265,6 +268,7 @@ def _vm(field: str) -> int:
     raise KeyError(field)
 
 
+@pytest.mark.slow
 def test_a_config_describing_a_huge_model_allocates_nothing(state, tmp_path):
     """hidden_dim 16384 is a legal config, but building its G and D to learn their shapes takes 2 GB."""
     bad = {**state, "config": {**state["config"], "hidden_dim": 16384}}

@@ -316,6 +316,7 @@ def test_without_the_data_set_uploads_still_project(book, tmp_path, monkeypatch)
 
 # ---- a freshly trained run --------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_every_tool_works_for_a_freshly_trained_run(fresh):
     at = opened()
     assert at.selectbox(key="model.source").value == "checkpoint:fresh.pt"
