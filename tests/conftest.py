@@ -75,3 +75,19 @@ def read_only_disk(tmp_path):
     """A real read-only file system (root writes through chmod, not through this)."""
     with _tmpfs(tmp_path / "ro", "1m", read_only=True) as mnt:
         yield mnt
+
+
+@pytest.fixture
+def clean(tmp_path, monkeypatch):
+    """An empty runs folder, the shipped checkpoints, and no cached models, data or evaluations from other tests."""
+    import streamlit as st
+
+    from explorer import run_manager
+    monkeypatch.setenv("GAN_EXPLORER_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("GAN_EXPLORER_CHECKPOINTS", raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield tmp_path
+    run_manager.shutdown_all()
+    st.cache_resource.clear()
+    st.cache_data.clear()

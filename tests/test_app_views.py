@@ -10,30 +10,16 @@ import json
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import gan_core.data  # noqa: E402
-from explorer import evaluations, run_manager  # noqa: E402
+from explorer import evaluations  # noqa: E402
 from gan_core import (CLASS_NAMES, RunFolder, evaluate_generator, load_checkpoint,  # noqa: E402
                       real_reference, save_checkpoint, z_from_seed)
 from helpers import ROOT, app, array, chart, images, texts, untrained_checkpoint  # noqa: E402
 
 BOOK = ROOT / "checkpoints" / "book.pt"
 BOOK_EPOCHS = sorted(int(p.stem.removeprefix("epoch-")) for p in (ROOT / "checkpoints" / "book-snapshots").glob("*.pt"))
-
-
-@pytest.fixture
-def clean(tmp_path, monkeypatch):
-    """An empty runs folder, the shipped checkpoints, and no cached models, data or evaluations from other tests."""
-    monkeypatch.setenv("GAN_EXPLORER_RUNS", str(tmp_path / "runs"))
-    monkeypatch.delenv("GAN_EXPLORER_CHECKPOINTS", raising=False)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield tmp_path
-    run_manager.shutdown_all()
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 @pytest.fixture

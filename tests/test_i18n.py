@@ -18,7 +18,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
-from explorer import charts, i18n, run_manager
+from explorer import charts, i18n
 from gan_core import CLASS_NAMES
 from helpers import APP, ROOT, chromium, open_app, streamlit_server, untrained_checkpoint
 
@@ -112,17 +112,10 @@ def test_the_chart_class_names_are_gan_cores():
 # ---- pages at ?lang=ko -------------------------------------------------------------------------
 
 @pytest.fixture
-def clean(tmp_path, monkeypatch, small_data_dir):
-    """An empty runs folder, the shipped checkpoints, a small real data set, nothing cached from other tests."""
-    monkeypatch.setenv("GAN_EXPLORER_RUNS", str(tmp_path / "runs"))
-    monkeypatch.delenv("GAN_EXPLORER_CHECKPOINTS", raising=False)
+def clean(clean, monkeypatch, small_data_dir):
+    """conftest's clean app state, with a small real data set."""
     monkeypatch.setenv("GAN_EXPLORER_DATA", str(small_data_dir))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield tmp_path
-    run_manager.shutdown_all()
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    return clean
 
 
 def korean(page: str, **state) -> AppTest:

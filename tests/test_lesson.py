@@ -14,12 +14,10 @@ from urllib.parse import parse_qs
 
 import numpy as np
 import pytest
-import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
-from explorer import run_manager
 from explorer.training_form import PRESETS
 from gan_core import (EQUILIBRIUM, GANConfig, Trainer, book_step, build_generator, config_layers, layers,
                       load_checkpoint, load_fashion_mnist, save_checkpoint, settled, step_anatomy, step_inputs,
@@ -180,17 +178,10 @@ def test_where_the_shipped_run_settled(book):
 # ---- the page ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def clean(tmp_path, monkeypatch, small_data_dir):
-    """An empty runs folder, the shipped checkpoints, a small real data set, nothing cached from other tests."""
-    monkeypatch.setenv("GAN_EXPLORER_RUNS", str(tmp_path / "runs"))
-    monkeypatch.delenv("GAN_EXPLORER_CHECKPOINTS", raising=False)
+def clean(clean, monkeypatch, small_data_dir):
+    """conftest's clean app state, with a small real data set."""
     monkeypatch.setenv("GAN_EXPLORER_DATA", str(small_data_dir))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield tmp_path
-    run_manager.shutdown_all()
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    return clean
 
 
 def opened(lang: str | None = None) -> AppTest:
