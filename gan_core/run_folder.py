@@ -1,6 +1,7 @@
 """A training run's folder on disk: what the CLI writes and the app reads.
 
     RUN/settings.json     the run's GANConfig and what to record (sample interval, snapshot epochs, disk budget)
+    RUN/title.txt         the name people gave the run (absent: the app shows a default made from its settings)
     RUN/status.json       state (queued, running, paused, finished, stopped, diverged, failed), message, progress
     RUN/checkpoint.pt     the latest full checkpoint (each epoch)
     RUN/history.csv       one row per finished epoch
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import step_log
-from .config import ConfigError, GANConfig
+from .config import ConfigError, GANConfig, quoted
 from .files import atomic_write, atomic_write_text
 
 STATES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
@@ -34,6 +35,8 @@ ACTIVE_STATES = ("queued", "running", "paused")
 _EPOCH_FILE = re.compile(r"epoch-(\d+)\.(npz|pt)$")
 # A 500-epoch book run with log-spaced snapshots takes about 40 MB; every epoch adds a 13 kB sample grid.
 DISK_BUDGET_MB = 500
+# A run's title is shown in pickers and on a projector: one short line.
+TITLE_MAX = 60
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class RunFolder:
         return self.path.name
 
     settings_file = property(lambda self: self.path / "settings.json")
+    title_file = property(lambda self: self.path / "title.txt")
     checkpoint = property(lambda self: self.path / "checkpoint.pt")
     status_file = property(lambda self: self.path / "status.json")
     history_file = property(lambda self: self.path / "history.csv")
@@ -129,6 +133,31 @@ class RunFolder:
         except TypeError:
             raise ConfigError(f"{self.settings_file}: snapshot_epochs is not a list") from None
         return GANConfig.from_dict(data.get("config")), recording.validate()
+
+    # ---- title ------------------------------------------------------------------
+
+    def write_title(self, title: str) -> None:
+        """Name the run (an empty title removes the name). Raises ConfigError for one that is too long or not one line."""
+        if not isinstance(title, str):
+            raise ConfigError(f"a run's title must be text, got {quoted(title)}")
+        title = " ".join(title.split())
+        if len(title) > TITLE_MAX:
+            raise ConfigError(f"a run's title may be {TITLE_MAX} characters at most, got {len(title)}")
+        if any(not c.isprintable() for c in title):
+            raise ConfigError("a run's title must be printable text")
+        if title:
+            atomic_write_text(self.title_file, title)
+        else:
+            self.title_file.unlink(missing_ok=True)
+
+    def read_title(self) -> str | None:
+        """The name people gave the run, or None (none given, or the file is not a valid title)."""
+        try:
+            title = self.title_file.read_text(encoding="utf-8")[:TITLE_MAX + 1]
+        except (OSError, ValueError):
+            return None
+        title = " ".join(title.split())
+        return title if 0 < len(title) <= TITLE_MAX and title.isprintable() else None
 
     # ---- status -----------------------------------------------------------------
 
