@@ -8,6 +8,7 @@ the pages share:
     disk_trouble.py      what to say when the runs folder's disk refuses a write
     run_curves.py        a run's live numbers, read incrementally (never touches Streamlit)
     resources.py         what the whole server shares: the run manager, each run's curves
+    run_names.py         what a run is called: its given title, or a default from its settings
     model_picker.py      which generators can be explored, loaded once, and the sidebar picker
     training_form.py     the Train page's presets and settings
     lesson_runs.py       the runs shipped ready to show (checkpoints/lessons/), and what each shows
