@@ -10,8 +10,9 @@ import torch
 
 from gan_core import load_fashion_mnist
 
-# Tests share two cores with the app server and browser in some of them.
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# One thread: tests share the cores with app servers, browsers and each other, and a second OpenMP
+# thread that has to wait for a busy core spins; under load it quadrupled the CPU time of the training tests.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
