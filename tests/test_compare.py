@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 
 import numpy as np
@@ -97,9 +98,10 @@ def test_without_two_runs_the_page_says_how_to_get_them(own_runs):
 
 def test_a_runs_title_names_it_and_runs_without_a_common_epoch_show_their_latest(own_runs):
     fake_run(own_runs, "early", range(0, 2), title="Monday")
-    fake_run(own_runs, "late", range(4, 6))
+    os.utime(own_runs / "early" / "status.json", (1, 1))   # the older of the two
+    fake_run(own_runs, "late", range(4, 6), title="Monday")
     at = open_compare(a="run:early", b="run:late", epoch=2)
-    assert "Monday" in at.selectbox(key="compare.a").options
+    assert at.selectbox(key="compare.a").options == ["Monday · late", "Monday · early"]   # newest first
     warning = texts(at, "warning")
     assert "no epoch with samples in common (A: 1–2; B: 5–6)" in warning
     assert not at.get("select_slider") and "epoch" not in at.query_params

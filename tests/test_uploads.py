@@ -188,6 +188,14 @@ def test_the_picker_shows_a_runs_title_and_a_new_title_on_the_next_rerun(picker)
     assert at.selectbox(key="model.source").options[1] == "Tuesday's class · epoch 1/3 · finished"
 
 
+def test_runs_that_share_a_title_are_told_apart_by_their_ids(picker):
+    fake_run(picker / "runs" / "monday")
+    fake_run(picker / "runs" / "tuesday")
+    options = app().selectbox(key="model.source").options
+    assert sorted(options[1:]) == ["The book's recipe · 3 epochs · seed 5 · epoch 1/3 · finished · monday",
+                                   "The book's recipe · 3 epochs · seed 5 · epoch 1/3 · finished · tuesday"]
+
+
 # ---- in a real browser ----------------------------------------------------------------------------
 
 @pytest.mark.slow

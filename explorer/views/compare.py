@@ -14,6 +14,7 @@ from gan_core import RunFolder, grid, png_bytes
 from explorer import charts, env, resources
 from explorer.i18n import t, tn
 from explorer.lesson_runs import LESSON_RUNS, lesson_folders
+from explorer.model_picker import distinct_labels
 from explorer.plain import plain
 from explorer.run_names import run_title
 
@@ -35,7 +36,9 @@ def comparable() -> dict[str, Choice]:
         found[f"lesson:{name}"] = Choice(run, title)
     for run in resources.manager().runs():
         found[f"run:{run.name}"] = Choice(run, run_title(run))
-    return {k: c for k, c in found.items() if c.folder.history_file.is_file() or c.folder.sample_epochs()}
+    found = {k: c for k, c in found.items() if c.folder.history_file.is_file() or c.folder.sample_epochs()}
+    labels = distinct_labels({k: c.label for k, c in found.items()})
+    return {k: c._replace(label=labels[k]) for k, c in found.items()}
 
 
 def short(key: str) -> str:
