@@ -123,3 +123,24 @@ def test_a_run_deleted_meanwhile_or_missing_from_a_link_is_said_in_one_line(own_
     gone = open_compare(a="run:nosuch", b="run:three")
     assert "run:nosuch" in texts(gone, "warning")
     assert gone.selectbox(key="compare.a").value != "run:nosuch" and not gone.exception
+
+
+@pytest.mark.slow
+def test_a_shared_comparison_opens_in_a_browser_and_survives_a_visit_to_another_page(clean, tmp_path):
+    from helpers import chromium, open_app, streamlit_server, wait_idle
+
+    env = {"GAN_EXPLORER_RUNS": str(clean / "runs")}
+    with streamlit_server(env, tmp_path / "server.log") as url, chromium(1024, 768) as page:
+        open_app(page, f"{url}/compare?a=lesson:minimax&b=lesson:quick&epoch=6")
+        boxes = page.locator("[data-testid=stMain] [data-testid=stSelectbox] input")
+        assert [boxes.nth(i).input_value() for i in range(2)] == ["G's loss: minimax", "The book's recipe, for comparison"]
+        page.get_by_text("B · after 6 epochs").wait_for(timeout=30_000)
+        # Another page and back: Streamlit clears the URL's parameters on the way; the page writes them back.
+        page.locator("[data-testid=stSidebarNav] a", has_text="Quality").click()
+        page.wait_for_url("**/quality**", timeout=30_000)
+        page.locator("[data-testid=stSidebarNav] a", has_text="Compare").click()
+        page.wait_for_url("**/compare?**epoch=6**", timeout=30_000)
+        wait_idle(page)
+        assert "a=lesson%3Aminimax" in page.url and "b=lesson%3Aquick" in page.url
+        page.get_by_text("A · after 6 epochs").wait_for(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "compare.png"))   # for a person to look at

@@ -86,7 +86,7 @@ def pick_epoch(a: RunFolder, b: RunFolder) -> int | None:
         st.caption(t("Both runs have samples after epoch {epoch} only.", epoch=common[0]))
         return common[0]
     return st.select_slider(t("Samples after epoch"), common, key="compare.epoch",
-                            help=t("Only epochs after which both runs kept their samples."))
+                            help=t("Only epochs after which both runs kept their samples."), persist_state="session")
 
 
 def epochs_said(run: RunFolder) -> str:
