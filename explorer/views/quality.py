@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from gan_core import ClassifierError, grid, png_bytes
-from explorer import charts, evaluations, model_picker
+from explorer import charts, evaluations, model_picker, share_link
 from explorer.i18n import t
 from explorer.plain import plain
 
@@ -43,6 +43,14 @@ def data_missing(reason: str) -> None:
 def settings(n_train: int) -> tuple[int, int]:
     """How many samples to score, and the seed of their z (and of the real subsets)."""
     choices = [n for n in evaluations.N_CHOICES if n <= n_train] or [n_train]
+    asked = share_link.from_link("quality", ("n", "seed"))
+    if "n" in asked:
+        if asked["n"].isdigit() and int(asked["n"]) in choices:
+            st.session_state["quality.n"] = int(asked["n"])
+        else:
+            share_link.ignored("n", asked["n"], t("one of {options}", options=", ".join(map(str, choices))))
+    if "seed" in asked and (s := share_link.seed_value("seed", asked["seed"])) is not None:
+        st.session_state["quality.seed"] = s
     st.session_state.setdefault("quality.n", evaluations.DEFAULT_N if evaluations.DEFAULT_N in choices else choices[-1])
     st.session_state.setdefault("quality.seed", 0)
     c = st.columns([3, 1])
@@ -52,6 +60,7 @@ def settings(n_train: int) -> tuple[int, int]:
                                   "shrink a little as n grows, so compare models at the same n."))
     seed = c[1].number_input(t("Seed"), 0, 2**31 - 1, key="quality.seed", persist_state="session",
                              help=t("Seed of the samples' z and of the real subsets."))
+    share_link.keep("quality", {**share_link.model_param(), "n": str(n), "seed": str(seed)})
     return int(n), int(seed)
 
 
@@ -84,7 +93,8 @@ def copies(model, gen, data) -> None:
                  "left, the training image nearest to it on the right.", count=len(pairs), n=S))
 
 
-st.title(t("Quality"))
+share_link.title(t("Quality"))
+share_link.model_from_link("quality")
 model = model_picker.pick_model()
 if model is None:
     model_picker.no_model_prompt()
