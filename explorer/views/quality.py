@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from gan_core import ClassifierError, grid, png_bytes
+from gan_core import ClassifierError, grid, png_bytes, verdict
 from explorer import charts, evaluations, model_picker, share_link
 from explorer.i18n import t
 from explorer.plain import plain
@@ -70,6 +70,28 @@ def numbers(gen, floor) -> None:
         col.caption(t("Real data: **{value}**. {meaning}", value=real, meaning=meaning))
 
 
+def judgement(gen, floor) -> None:
+    """Untrained, collapsed, some classes missing, or varied (gan_core.verdict), in words, above the numbers."""
+    v = verdict(gen, floor)
+    fields = dict(conf=gen.mean_confidence, real=floor.mean_confidence, spread=v.spread_ratio,
+                  missing=len(gen.class_fractions) - gen.classes_present, classes=len(gen.class_fractions))
+    if v.kind == "unformed":
+        st.info(t("**Not clothes yet.** The classifier is unsure of these samples (mean confidence {conf:.2f}; real "
+                  "images {real:.2f}): G has not learned to draw garments, as before training or early in it. Its "
+                  "missing classes are no sign of mode collapse.", **fields), icon=":material/hourglass_empty:")
+    elif v.kind == "collapsed":
+        st.warning(t("**Mode collapse.** The classifier is sure of the samples (mean confidence {conf:.2f}), but they "
+                     "are nearly all alike: their pixels vary {spread:.0%} as much as real images' do. G draws the "
+                     "same garment over and over.", **fields), icon=":material/content_copy:")
+    elif v.kind == "missing classes":
+        st.warning(t("**Some classes missing.** The samples are clear and varied, but G leaves out {missing} of the "
+                     "{classes} classes: a partial mode collapse.", **fields), icon=":material/category:")
+    else:
+        st.success(t("**Varied clothes.** The samples are clear (mean confidence {conf:.2f}; real images {real:.2f}), "
+                     "vary {spread:.0%} as much as real images do, and cover every class.", **fields),
+                   icon=":material/check_circle:")
+
+
 def copies(model, gen, data) -> None:
     """Does G recall training images? Its samples nearest to one, with that image."""
     S = len(gen.nearest_distances)
@@ -124,6 +146,7 @@ st.caption(t("{model}: {n:,} samples (seed {seed}) judged by the project's Fashi
              "{accuracy:.3f}) against the {test:,} real test images. *Real data* is {real:,} real training images "
              "scored the same way: the best a generator could do.", model=plain(model.source), n=gen.n, seed=gen.seed,
              accuracy=clf.test_accuracy, test=len(data.test), real=floor.n))
+judgement(gen, floor)
 numbers(gen, floor)
 
 st.subheader(t("Which classes it draws"))
