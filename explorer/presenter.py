@@ -27,7 +27,7 @@ PICTURE_KEY = "picture"           # pages wrap their main picture in st.containe
 # picture is sized to the screen's height, width following, never wider than its column.
 _CSS = f"""<style>
 html {{font-size: 19px;}}
-[data-testid=stMainBlockContainer] {{padding: 3rem 1.5rem 3rem 1.5rem; max-width: 100%;}}
+[data-testid=stMainBlockContainer] {{padding: 4rem 1.5rem 3rem 1.5rem; max-width: 100%;}}
 [data-testid=stMain] h1 {{font-size: 1.8rem; padding: 0 0 0.4rem 0;}}
 [class*=st-key-][class*=-{PICTURE_KEY}] [data-testid=stImage] img {{
   height: {PICTURE_VH}vh; width: auto !important; max-width: 100%; object-fit: contain;}}

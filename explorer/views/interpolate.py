@@ -47,7 +47,7 @@ def endpoint(name: str, default_seed: int, dim: int) -> torch.Tensor:
         return z_from_seed(0, 1, dim)[0]
     if src == "projected":
         return projected(name, dim)
-    c = st.columns([3, 1], vertical_alignment="bottom")
+    c = st.columns([3, 2], vertical_alignment="bottom")   # room for "Random" in half of a 1024 px page
     seed = c[0].number_input(t("Seed"), 0, 2**31 - 1, key=f"interp.{name}.seed", persist_state="session")
     c[1].button(t("Random"), icon=":material/casino:", key=f"interp.{name}.random", on_click=_randomise, args=(name,),
                 width="stretch")

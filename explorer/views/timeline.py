@@ -93,7 +93,7 @@ def choose_z(dim: int) -> torch.Tensor:
     if st.session_state["timeline.z_src"] not in sources:
         st.session_state["timeline.z_src"] = "seed"
     narrow = presenter.presenting()   # beside the big picture: one control a row
-    c = [st.container()] * 3 if narrow else st.columns([2, 3, 1], vertical_alignment="bottom")
+    c = [st.container()] * 3 if narrow else st.columns([3, 3, 2], vertical_alignment="bottom")
     shown = {k: t(v) for k, v in sources.items()}   # translated here: format_func may be called outside this run
     src = c[0].radio(t("z from"), list(sources), format_func=shown.__getitem__, key="timeline.z_src",
                      horizontal=True, persist_state="session")
