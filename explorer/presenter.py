@@ -70,7 +70,7 @@ def presenter_switch() -> None:
     st.session_state[SWITCH] = presenting()
     st.sidebar.toggle(t("Presenter mode"), key=SWITCH, on_change=_switched,
                       help=t("For a projector: larger type, the picture at two thirds of the screen's height, the "
-                             "sidebar closed and secondary controls folded away. A link with ?present=1 opens "
+                             "sidebar closed and secondary controls folded away. A link with `?present=1` opens "
                              "in it."))
     if presenting():
         st.html(_CSS)

@@ -37,16 +37,46 @@ def _written(page: str) -> dict[str, str]:
     return st.session_state.get(f"share.{page}", {})
 
 
+def _notes(page: str) -> list[str]:
+    """What was said about the last link's values, kept until the page's state changes: a page that reruns
+    by itself right after opening (the Latent page names its directions once) must not lose it."""
+    return st.session_state.setdefault(f"share.notes.{page}", [])
+
+
 def from_link(page: str, names: tuple[str, ...]) -> dict[str, str]:
-    """The URL's values among names that this session did not write itself there: a link asks for them."""
+    """The URL's values among names that this session did not write itself there: a link asks for them.
+
+    Call it once per name and run, before the page's widgets; it also repeats what was said about
+    values this page ignored.
+    """
     written = _written(page)
-    return {n: st.query_params[n] for n in names if n in st.query_params and st.query_params[n] != written.get(n)}
+    asked = {n: st.query_params[n] for n in names if n in st.query_params and st.query_params[n] != written.get(n)}
+    st.session_state["share.page"] = page
+    read = st.session_state.setdefault(f"share.names.{page}", set())
+    read.update(names)
+    for name, text in _notes(page):
+        if name in names and name not in asked:
+            _warn(text)
+    return asked
+
+
+def _warn(text: str) -> None:
+    st.warning(text, icon=":material/link_off:")
+
+
+def _say(name: str, text: str) -> None:
+    """One line about the link's value of name, now and on the page's next runs until its state changes."""
+    notes = _notes(st.session_state.get("share.page", ""))
+    notes[:] = [n for n in notes if n[0] != name] + [(name, text)]
+    _warn(text)
 
 
 def keep(page: str, values: dict[str, str]) -> None:
     """Write the page's state to the URL (only what changed), so that the address bar is a link to what it shows."""
-    for n in _written(page):
-        if n not in values and n in st.query_params:
+    if _written(page) and _written(page) != values:
+        _notes(page).clear()   # the page has moved on from what the link asked for
+    for n in _written(page).keys() | st.session_state.get(f"share.names.{page}", set()):
+        if n not in values and n in st.query_params:   # a value the page no longer needs, or one it ignored
             del st.query_params[n]
     for n, v in values.items():
         if st.query_params.get(n) != v:
@@ -56,8 +86,8 @@ def keep(page: str, values: dict[str, str]) -> None:
 
 def ignored(name: str, value: str, expected: str) -> None:
     """One line: the link's value that cannot be used, and what would have been."""
-    st.warning(t("The link's {name}={value} was ignored: {expected}.", name=name, value=plain(value, 60),
-                 expected=expected), icon=":material/link_off:")
+    _say(name, t("The link's {name}={value} was ignored: {expected}.", name=name, value=plain(value, 60),
+                 expected=expected))
 
 
 # ---- values ------------------------------------------------------------------------------
@@ -144,8 +174,11 @@ def model_from_link(page: str) -> None:
     if asked in {s.key for s in sources}:
         st.session_state["model.source"] = asked
     else:
-        st.warning(t("The link's model {model} is not on this server: showing another one.", model=plain(asked, 80)),
-                   icon=":material/link_off:")
+        unknown_model(asked)
+
+
+def unknown_model(asked: str) -> None:
+    _say(MODEL, t("The link's model {model} is not on this server: showing another one.", model=plain(asked, 80)))
 
 
 def model_param() -> dict[str, str]:

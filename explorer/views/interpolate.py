@@ -169,7 +169,8 @@ def walks(a: torch.Tensor, b: torch.Tensor, n: int) -> tuple[dict, dict | None]:
 
 
 def endpoints() -> tuple[torch.Tensor, torch.Tensor]:
-    left, right = st.columns(2)
+    # Beside the projector's picture the column is narrow: one endpoint above the other.
+    left, right = [st.container()] * 2 if presenter.presenting() else st.columns(2)
     with left:
         a = endpoint("A", 1, dim)
     with right:

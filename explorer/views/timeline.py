@@ -44,8 +44,7 @@ def choose_source():
         if asked in by_key:
             st.session_state["timeline.source"] = asked
         else:
-            st.warning(t("The link's model {model} is not on this server: showing another one.",
-                         model=plain(asked, 80)), icon=":material/link_off:")
+            share_link.unknown_model(asked)
     if st.session_state.get("timeline.source") not in by_key:
         st.session_state["timeline.source"] = next(iter(by_key))
     with st.sidebar:
