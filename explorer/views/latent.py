@@ -113,15 +113,8 @@ def _raw_moved(i: int, dirs) -> None:
 
 # ---- the picture ------------------------------------------------------------------------
 
-def draw(model, dirs, picture):
-    """G(z) for the page's z into the picture slot, D's verdict under it; returns the slot, for the next drawing.
-
-    One element on purpose: each element is one more message per slider change, and on a busy
-    two-core machine an image with a metric and a download button under it took 80 ms longer.
-    The slot is the image itself (a later picture.image() replaces it), never an st.empty drawn
-    first: an empty slot is sent to the browser at once and shows as a blank until the picture
-    arrives, which made the picture blink on every full run (Random, a seed, Start here).
-    """
+def rendered(model, dirs) -> tuple[bytes, str]:
+    """G(z) for the page's z as PNG bytes, and its caption: D's verdict and where the model came from."""
     resources.manager().note_interaction()   # training children pause while this picture is on its way
     z = current_z(dirs)
     st.session_state["latent.z"] = z.tolist()   # the Interpolate and Timeline pages can start here
@@ -132,8 +125,34 @@ def draw(model, dirs, picture):
     else:
         verdict = t("No D in this file to judge the image")
     scale = PRESENT_SCALE if presenter.presenting() else SCALE
-    return picture.image(png_bytes(upscale(image[0], scale)), caption=f"{verdict} · {plain(model.source, 120)}",
-                         output_format="PNG", width="stretch")
+    return png_bytes(upscale(image[0], scale)), f"{verdict} · {plain(model.source, 120)}"
+
+
+def show(picture, png: bytes, caption: str) -> None:
+    # One element on purpose: each element is one more message per slider change, and on a busy
+    # two-core machine an image with a metric and a download button under it took 80 ms longer.
+    picture.image(png, caption=caption, output_format="PNG", width="stretch")
+
+
+def draw(model, dirs, picture) -> None:
+    """G(z) for the page's z into the picture slot (an st.empty), D's verdict under it."""
+    show(picture, *rendered(model, dirs))
+
+
+def picture_slot(model, dirs):
+    """The picture's slot, filled at once; returned for the direction fragments to redraw.
+
+    The slot is an st.empty, whose empty element reaches the browser as a blank: made and filled
+    back to back, with the picture computed before, the blank never shows. (Left empty until the
+    fragments drew into it, it blinked on every full run: Random, a seed, Start here. The image
+    element itself as the slot does not do: fragments redrawing it made the browser drop it for
+    a frame or two. tests/test_share_links.py watches for both.)
+    """
+    png, caption = rendered(model, dirs)
+    with st.container(key="latent.picture"):   # the key names it for the presenter's styles and the tests
+        picture = st.empty()
+        show(picture, png, caption)
+    return picture
 
 
 def direction(i: int, model, dirs, picture, judge) -> None:
@@ -170,7 +189,8 @@ def start_controls(dim: int) -> None:
 
 def steering(model, dirs, judge, why: str | None) -> None:
     """Pick a class and walk z toward it: the walk plays in the picture and ends there, as the new base."""
-    st.markdown(t("**Steer to a class**"))
+    if not presenter.presenting():   # there its expander says it
+        st.markdown(t("**Steer to a class**"))
     if judge is None:
         st.caption(why)
         return
@@ -374,7 +394,7 @@ def explorer(model) -> None:
     # On a projector the picture takes most of the width and the steering folds away (explorer/presenter.py).
     left, right = st.columns([3, 2] if presenter.presenting() else 2, gap="medium")
     with left:
-        picture = draw(model, dirs, st.container(key="latent.picture"))   # drawn first: the old one stays till now
+        picture = picture_slot(model, dirs)   # first: the browser keeps the old picture until this one replaces it
         with presenter.secondary(t("Steer to a class")):
             steering(model, dirs, judge, why)
         if not presenter.presenting():
