@@ -422,7 +422,6 @@ def explorer(model) -> None:
 
 
 share_link.title(t("Latent space"))
-share_link.model_from_link("latent")
 model = model_picker.pick_model()
 if model is None:
     model_picker.no_model_prompt()
