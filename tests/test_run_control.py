@@ -117,3 +117,198 @@ def test_the_sidebar_stops_counting_a_run_once_it_has_written_its_final_state(ru
         proc.wait()
         manager._procs.clear()
         manager.shutdown()
+
+
+# ---- defect 3: speed right after a Resume -----------------------------------------------------------
+
+def test_the_speed_right_after_a_pause_is_measured_over_running_time_only(tmp_path, monkeypatch):
+    """100 steps a second before and after a 30 s pause: the rate read just after Resume is 100, not a third."""
+    from explorer import run_curves
+    from gan_core.step_log import StepLog
+    from gan_core.trainer import StepEvent
+
+    clock = [1000.0]
+    monkeypatch.setattr(run_curves.time, "monotonic", lambda: clock[0])
+    run = RunFolder(tmp_path / "r")
+    run.path.mkdir()
+    log, curves, step = StepLog(run.events_file), run_curves.RunCurves(run), 0
+
+    def train(seconds: float) -> float | None:
+        nonlocal step
+        for _ in range(int(seconds / 0.25)):   # the trainer flushes its log every 0.25 s
+            for _ in range(25):
+                step += 1
+                log.add(StepEvent(epoch=0, step=step, d_loss=1.0, g_loss=1.0, d_x=0.5, d_g_z=0.5))
+            log.flush()
+            clock[0] += 0.25
+            rate = curves.update().steps_per_sec
+        return rate
+
+    assert train(5) == pytest.approx(100, rel=0.06)
+    clock[0] += 30                     # paused: no steps
+    assert train(1.5) == pytest.approx(100, rel=0.2)
+
+
+# ---- item 2: the form says what is wrong and Start waits ---------------------------------------------
+
+@pytest.mark.parametrize("key, value, said", [("epochs", 0, "It must be from 1 to 100,000."),
+                                              ("batch", 70000, "the number of training images"),
+                                              ("lr_g", -0.001, "0 freezes the network on purpose"),
+                                              ("lr_d", 2.0, "0 freezes the network on purpose")])
+def test_a_value_the_form_cannot_use_is_said_and_start_is_disabled(runs, key, value, said):
+    at = train_page()
+    at.number_input(key=key).set_value(value).run()
+    assert not at.exception, at.exception
+    assert at.number_input(key=key).value == value      # the box shows what was typed
+    assert said in texts(at, "error")
+    assert at.button(key="train.start").disabled
+    assert not list(runs.iterdir())
+
+
+def test_a_learning_rate_of_0_is_allowed_and_said_to_freeze(runs):
+    at = train_page()
+    at.number_input(key="lr_g").set_value(0.0).run()
+    assert not texts(at, "error") and not at.button(key="train.start").disabled
+    assert "G is frozen on purpose" in texts(at, "info")
+
+
+# ---- item 5: who may control a run ---------------------------------------------------------------
+
+CONTROLS = {"train.continue", "train.delete", "train.title.r1"}
+
+
+def test_another_browser_watches_a_run_it_did_not_start(runs):
+    fake_run(runs, "r1", owner=OTHER)
+    at = train_page(run="r1")
+    assert not keys(at) & CONTROLS, keys(at)
+    assert "You are watching this run" in texts(at, "caption")
+
+
+def test_the_browser_that_started_a_run_controls_it(runs):
+    fake_run(runs, "r1", owner=OWNER)
+    at = train_page(run="r1")
+    assert CONTROLS <= keys(at), keys(at)
+
+
+def test_a_run_started_in_this_session_is_owned_by_its_key(runs, small_data_dir, monkeypatch):
+    monkeypatch.setenv("GAN_EXPLORER_DATA", str(small_data_dir))
+    at = train_page(epochs=1)
+    at.button(key="train.start").click().run()
+    run_id = at.session_state["train.run"]
+    assert json.loads((runs / run_id / CONTROLLER_FILE).read_text()) == {"owner": owner_hash(OWNER)}
+
+
+@pytest.mark.parametrize("token, teacher", [("the-teachers-token", True), ("a-guess", False)])
+def test_a_teacher_token_controls_every_run_and_leaves_the_url(runs, monkeypatch, token, teacher):
+    monkeypatch.setenv("GAN_EXPLORER_TEACHER_TOKEN", "the-teachers-token")
+    fake_run(runs, "r1", owner=OTHER)
+    at = train_page(key=OWNER, run="r1", token=token)
+    assert "token" not in at.query_params
+    assert (CONTROLS <= keys(at)) is teacher, keys(at)
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_a_run_without_a_recorded_owner_is_the_teachers_when_there_is_one(runs, monkeypatch, configured):
+    if configured:
+        monkeypatch.setenv("GAN_EXPLORER_TEACHER_TOKEN", "the-teachers-token")
+    fake_run(runs, "r1", owner=None)
+    at = train_page(run="r1")
+    assert (CONTROLS <= keys(at)) is not configured, keys(at)
+
+
+def test_shipped_runs_stay_read_only_for_the_teacher(runs, monkeypatch):
+    monkeypatch.setenv("GAN_EXPLORER_TEACHER_TOKEN", "the-teachers-token")
+    at = train_page(lesson="book", token="the-teachers-token")
+    assert not {k for k in keys(at) if k and (k.startswith("train.title") or k in (
+        "train.delete", "train.pause", "train.stop", "train.continue"))}
+
+
+# ---- item 4: titles and Delete ---------------------------------------------------------------------
+
+def test_a_title_given_on_the_page_names_the_run_in_the_picker(runs):
+    run = fake_run(runs, "r1")
+    at = train_page(run="r1")
+    at.text_input(key="train.title.r1").set_value("Week 3: D too fast").run()
+    assert run.read_title() == "Week 3: D too fast"
+    picker = at.selectbox(key="train.run")
+    assert picker.value == "r1" and picker.format_func("r1").startswith("Week 3: D too fast")
+
+
+def test_a_title_that_cannot_be_used_is_said_in_one_line(runs):
+    run = fake_run(runs, "r1")
+    at = train_page(run="r1")
+    at.text_input(key="train.title.r1").set_value("bell\x07").run()
+    said = texts(at, "error")
+    assert "This title cannot be used" in said and "printable" in said and "\n" not in said
+    assert run.read_title() is None
+
+
+def test_delete_removes_the_run_and_a_link_to_it_then_says_so(runs):
+    fake_run(runs, "r1")
+    at = train_page(run="r1")
+    at.button(key="train.delete").click().run()
+    assert not at.exception, at.exception
+    assert not (runs / "r1").exists()
+    assert at.selectbox(key="train.run").value is None and "run" not in at.query_params
+    assert "was deleted" in texts(at, "alert") or "was deleted" in " ".join(e.value for e in at.success)
+    later = train_page(key=OTHER, run="r1")
+    assert "Run “r1” was deleted." in " ".join(e.value for e in later.info)
+
+
+def test_delete_never_leaves_the_runs_folder(runs, tmp_path):
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "status.json").write_text("{}")
+    (runs / "link").symlink_to(outside)
+    manager = RunManager(runs)
+    try:
+        for bad in ("link", "..", "../precious", "no-such-run", "/etc"):
+            with pytest.raises(run_manager.DeleteRefused):
+                manager.delete(bad)
+        assert (outside / "status.json").is_file()
+        inner = fake_run(runs, "r2")
+        (inner.path / "escape").symlink_to(outside)   # a link inside a run: removed, its target kept
+        manager.delete("r2")
+        assert not inner.path.exists() and (outside / "status.json").is_file()
+        assert manager.was_deleted("r2") and not manager.was_deleted("r1")
+    finally:
+        manager.shutdown()
+
+
+# ---- item 6: a lone run gets the whole machine ---------------------------------------------------
+
+def test_a_run_training_alone_is_told_to_use_every_core_and_shares_them_when_another_trains(runs, tmp_path):
+    """Children here are `cat`s writing what they are told into a file, standing for trainers' stdin."""
+    import subprocess
+    manager = RunManager(runs, max_active=2, threads=1, lone_threads=8)
+    told = {r: tmp_path / f"{r}.stdin" for r in ("a", "b")}
+    procs = {r: subprocess.Popen(["sh", "-c", f"cat > {told[r]}"], stdin=subprocess.PIPE) for r in told}
+    try:
+        with manager._lock:
+            manager._procs["a"] = procs["a"]
+            manager._share_threads()
+            manager._procs["b"] = procs["b"]
+            manager._share_threads()
+            del manager._procs["b"]
+            manager._share_threads()
+        for p in procs.values():
+            p.stdin.close()
+            p.wait(10)
+        assert told["a"].read_text().split("\n") == ["threads 8", "threads 1", "threads 8", ""]
+        assert told["b"].read_text() == "threads 1\n"
+    finally:
+        for p in procs.values():
+            p.kill()
+        manager._procs.clear()
+        manager.shutdown()
+
+
+def test_the_trainer_takes_a_threads_line_and_goes_on_obeying_the_others(monkeypatch):
+    import io
+    import sys
+    from gan_core.cli.train import listen
+    from gan_core.trainer import TrainControl
+    monkeypatch.setattr(sys, "stdin", io.StringIO("threads 3\npause\nthreads x\n"))
+    control, asked = TrainControl(), []
+    listen(control, lambda: None, asked.append)
+    assert asked == [3] and control.paused and control.wait_turn() is None   # paused, then stopped at EOF
