@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(400)]
 
 WAIT_MS = 90_000   # the server, the browser and a training run share two busy cores
 SHOTS = Path(os.environ.get("GAN_EXPLORER_SHOTS") or Path(tempfile.gettempdir()) / "gan-explorer-shots")
-PICKER = "[data-testid=stMain] .st-key-train-run"
+PICKER = "[data-testid=stMain] .st-key-train-run input"   # a combobox: the chosen run's label is its value
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +67,12 @@ def test_continue_after_a_reload_keeps_the_run_and_its_owner_keeps_control(serve
                WAIT_MS / 1000, every=0.2)
     owner.get_by_role("button", name="Stop").click()
     wait_until(lambda: run.read_status().get("state") == "stopped", "the run to stop", WAIT_MS / 1000)
+    # Without a reload: the picker says how it ended, the sidebar counts it no more, no Pause / Stop remain.
+    wait_until(lambda: "stopped after" in owner.locator(PICKER).input_value(), "the picker's label to say stopped",
+               WAIT_MS / 1000, explain=lambda: owner.locator(PICKER).input_value())
+    wait_until(lambda: "now training 0" in owner.locator("[data-testid=stSidebar]").inner_text(),
+               "the sidebar to count no run", WAIT_MS / 1000)
+    assert owner.get_by_role("button", name="Pause").count() == 0
 
     # Later, the owner comes back: a reload is a new Streamlit session, but the same browser.
     reload(owner)
@@ -76,7 +82,7 @@ def test_continue_after_a_reload_keeps_the_run_and_its_owner_keeps_control(serve
     time.sleep(2)   # the run used to vanish from the page within half a second
     wait_idle(owner, WAIT_MS)
     assert f"run={run_id}" in owner.url, owner.url
-    assert "Choose a run" not in owner.locator(PICKER).inner_text()
+    assert "Choose a run" not in owner.locator(PICKER).input_value()
     owner.get_by_role("button", name="Stop").wait_for(timeout=WAIT_MS)   # the page shows it training, controllable
 
     # Another browser watches the same link: no controls, and why.

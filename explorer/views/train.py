@@ -102,13 +102,19 @@ def start_button(settings) -> None:
 
 def server_load() -> None:
     """How busy the server is; polled while anything trains or waits, so it drops when a run ends."""
-    threads = tn("{n:,} CPU thread", "{n:,} CPU threads", mgr.threads)
-    if mgr.lone_threads and mgr.lone_threads != mgr.threads:
-        threads = t("{lone} for a run training alone, {each} with others",
-                    lone=tn("{n:,} CPU thread", "{n:,} CPU threads", mgr.lone_threads), each=threads)
+    lone = mgr.lone_threads or mgr.threads
+    if mgr.max_active > 1 and lone != mgr.threads:
+        st.caption(t("This server trains up to {runs} at once: a run alone on {lone}, several on {each} each. Now "
+                     "training {training}, waiting {waiting}.", runs=runs_count(mgr.max_active), lone=threads(lone),
+                     each=threads(mgr.threads), training=mgr.training_count(), waiting=mgr.waiting_count()))
+        return
     st.caption(t("This server trains up to {runs} at once ({threads} each); now training {training}, "
-                 "waiting {waiting}.", runs=runs_count(mgr.max_active), threads=threads,
+                 "waiting {waiting}.", runs=runs_count(mgr.max_active), threads=threads(lone),
                  training=mgr.training_count(), waiting=mgr.waiting_count()))
+
+
+def threads(n: int) -> str:
+    return tn("{n:,} CPU thread", "{n:,} CPU threads", n)
 
 
 def runs_count(n: int) -> str:
