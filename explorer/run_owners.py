@@ -33,8 +33,9 @@ def teacher_token() -> str:
 def owner_key() -> str:
     """This browser's owner key: its cookie's, or a new one (keep_owner_cookie stores it)."""
     if KEY_STATE not in st.session_state:
-        cookie = st.context.cookies.get(OWNER_COOKIE) or ""
-        st.session_state[KEY_STATE] = cookie if KEY_RE.fullmatch(cookie) else secrets.token_hex(16)
+        cookie = st.context.cookies.get(OWNER_COOKIE)
+        ok = isinstance(cookie, str) and KEY_RE.fullmatch(cookie)
+        st.session_state[KEY_STATE] = cookie if ok else secrets.token_hex(16)
     return st.session_state[KEY_STATE]
 
 
