@@ -135,10 +135,13 @@ def test_a_value_the_form_cannot_use_is_said_next_to_its_box_and_start_waits(ser
 @pytest.mark.parametrize("size", [(1024, 768), (1280, 720)])
 def test_the_train_page_fits_small_screens(server, browser, lang, size):
     """Screenshots to look at (SHOTS), and no button whose text is cut, nothing wider than the window."""
+    from test_run_control import fake_run
     url, runs = server
     page = browser.new_context(viewport={"width": size[0], "height": size[1]}).new_page()
-    run_id = next((r.name for r in runs.iterdir() if (r / "status.json").is_file()), None) if runs.exists() else None
-    open_app(page, f"{url}/train?lang={lang}" + (f"&run={run_id}" if run_id else ""))
+    if not (runs / "shown").exists():   # a stopped run, as the teacher sees it: title, Delete, Continue
+        fake_run(runs, "shown", owner=None, epochs=10, epoch=3)
+    open_app(page, f"{url}/train?lang={lang}&run=shown&token=teacher-secret-token")
+    page.get_by_role("button", name="Continue" if lang == "en" else "이어서 학습").wait_for(timeout=WAIT_MS)
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"train-{lang}-{size[0]}x{size[1]}.png"), full_page=True)
     clipped = page.evaluate("""() => [...document.querySelectorAll('button')]
