@@ -471,7 +471,7 @@ def downloads(shown: Shown) -> None:
 
 def console(run: RunFolder) -> None:
     with st.expander(t("Console: the book's once-per-epoch printout")):
-        st.caption(t("The book's line counts epochs from 0, as Python does: “epoch [0/N]” is printed when the "
+        st.caption(t("The book's line counts epochs from 0, as Python does: `epoch [0/N]` is printed when the "
                      "progress bar's epoch 1 ends."))
         try:
             lines = (run.path / LOG_FILE).read_text(errors="replace").splitlines()[-20:]
