@@ -252,7 +252,6 @@ def training_settings() -> RunSettings | None:
                        help=t("Same seed, same settings: the same run, step for step."))
         every = _number(t("Refresh samples every N steps"), "sample_every", st, d.sample_every, wrong, step=1,
                         help=t("0: once an epoch. The grid is also kept at every epoch."))
-    st.session_state["train.form_problems"] = wrong
     if wrong:
         return None
     return RunSettings(epochs=int(epochs), batch_size=int(batch), lr_g=float(lr_g), lr_d=float(lr_d), seed=int(seed),
