@@ -313,3 +313,32 @@ def test_the_trainer_takes_a_threads_line_and_goes_on_obeying_the_others(monkeyp
     control, asked = TrainControl(), []
     listen(control, lambda: None, asked.append)
     assert asked == [3] and control.paused and control.wait_turn() is None   # paused, then stopped at EOF
+
+
+@pytest.mark.slow
+def test_a_real_trainer_told_threads_2_starts_a_second_compute_thread(tmp_path, small_data_dir):
+    """The OS's count of the trainer's threads grows by the OpenMP worker that "threads 2" asks for."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from helpers import ROOT, wait_until
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "GAN_EXPLORER_DATA": str(small_data_dir)}
+    p = subprocess.Popen([sys.executable, "-m", "gan_core.train", "--out", str(out), "--epochs", "500", "--threads", "1",
+                          "--control", "stdin", "--quiet", "--device", "cpu"], stdin=subprocess.PIPE, env=env, cwd=ROOT,
+                         stdout=subprocess.DEVNULL)
+
+    def threads() -> int:
+        return int(next(line for line in open(f"/proc/{p.pid}/status") if line.startswith("Threads:")).split()[1])
+    try:
+        wait_until(lambda: RunFolder(out).read_status().get("step", 0) > 30, "training", 180)
+        before = threads()
+        time.sleep(1)
+        assert threads() == before   # steady while it trains on one thread
+        p.stdin.write(b"threads 2\n")
+        p.stdin.flush()
+        wait_until(lambda: threads() > before, "a second compute thread", 30)
+    finally:
+        p.stdin.close()
+        p.wait(60)
