@@ -183,7 +183,7 @@ def run_picker() -> Shown | None:
         _from_link(statuses, lessons)
     gone = st.session_state.get("train.run")
     if said := st.session_state.pop("train.deleted", None):
-        st.success(t("Run “{run}” was deleted.", run=said), icon=":material/delete:")
+        st.success(t("Run “{run}” was deleted.", run=plain(said)), icon=":material/delete:")
     elif gone and gone not in statuses and mgr.was_deleted(gone):   # by someone else, while this page showed it
         st.info(t("Run “{run}” was deleted.", run=gone), icon=":material/delete:")
     # Set the run again before the picker is drawn, every time. A label changes (the run ended, was renamed)
