@@ -20,6 +20,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -38,6 +40,7 @@ from pathlib import Path
 
 from gan_core import (ACTIVE_STATES, DISK_BUDGET_MB, ConfigError, GANConfig, Recording, RunFolder, list_runs,
                       note_interaction)
+from gan_core.files import atomic_write_text
 
 from . import disk_trouble
 from .env import REPO_ROOT
@@ -51,7 +54,10 @@ LOG_FILE = "train.log"     # the child's stdout and stderr: the book's printout,
 INTERACTION_FILE = ".interaction"   # in the runs folder; see note_interaction
 OWNER_FILE = "owner.pid"   # pid of the child training this folder, for people; the lock below says who owns it
 TRAIN_LOCK = ".train.lock" # gan_core.train holds it (flock) for its whole life; the kernel drops it with the trainer
+CONTROLLER_FILE = "owner.json"   # the hash of the owner key of the browser that started the run (see owner_hash)
+DELETED_FILE = ".deleted"  # in the runs folder: ids of deleted runs, one a line, so a link to one can say so
 WATCH_SECONDS = 0.3        # how often finished children are reaped and queued runs started
+STOP_WAIT_S = 30.0         # how long delete() waits for a stopped trainer to save and exit
 log = logging.getLogger(__name__)
 
 
@@ -92,6 +98,15 @@ class RunSettings:
 def new_run_id() -> str:
     """A sortable, unguessable folder name: 20250131-142501-3fa9c2."""
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+class DeleteRefused(RuntimeError):
+    """A run that cannot be deleted now; the message says why in one line."""
+
+
+def owner_hash(owner_key: str) -> str:
+    """What a run folder keeps of its owner's key: a hash, so reading the folder does not give control of it."""
+    return hashlib.sha256(owner_key.encode("utf-8")).hexdigest()
 
 
 def resolve_run(root: Path, run_id: str | None) -> RunFolder | None:
@@ -153,8 +168,11 @@ class RunManager:
 
     def __init__(self, root: str | os.PathLike, max_active: int = 1, threads: int = 1, device: str = "cpu",
                  max_queued: int = 20, python: str = sys.executable, paused_slot_s: float = 120.0,
-                 disk_budget_mb: int = DISK_BUDGET_MB) -> None:
+                 disk_budget_mb: int = DISK_BUDGET_MB, lone_threads: int | None = None) -> None:
         self.root = Path(root)
+        # A run training alone may use this many threads (the whole machine); with others, `threads` each.
+        # None: always `threads`. Children still train at idle priority and yield to sliders (gan_core.courtesy).
+        self.lone_threads = lone_threads
         with contextlib.suppress(OSError):   # a read-only or missing disk: start() says so, in one line
             self.root.mkdir(parents=True, exist_ok=True)
         self.max_active, self.threads, self.device = max_active, threads, device
@@ -170,6 +188,7 @@ class RunManager:
         self._args: dict[str, list[str]] = {}           # CLI arguments of the waiting runs not started yet
         self._paused: dict[str, float] = {}             # pause asked for and no resume since: when (monotonic)
         self._slotless: set[str] = set()                # children holding no slot: long paused, or resumed and waiting
+        self._threads: dict[str, int] = {}              # threads each child was last told to use
         self._closed = False
         self._adopt_orphans()
         self._stop_watch = threading.Event()
@@ -191,9 +210,11 @@ class RunManager:
             return self._queue.index(run_id) + 1 if run_id in self._queue else None
 
     def training_count(self) -> int:
-        """Slots in use: runs training, or paused for less than paused_slot_s."""
+        """Slots in use: runs training, or paused for less than paused_slot_s. A trainer that has written its
+        final state counts no more, though its process may take a moment to exit and be reaped."""
         with self._lock:
-            return self._busy()
+            return sum(1 for r in self._procs if r not in self._slotless
+                       and RunFolder(self.root / r).read_status().get("state") in ACTIVE_STATES)
 
     def waiting_count(self) -> int:
         with self._lock:
@@ -208,6 +229,36 @@ class RunManager:
         with self._lock:
             return run_id in self._procs or run_id in self._queue
 
+    def owner_of(self, run_id: str) -> str | None:
+        """The hash of the owner key that started the run, or None (started before owners were kept, or by the CLI)."""
+        run = self.folder(run_id)
+        if run is None:
+            return None
+        try:
+            found = json.loads((run.path / CONTROLLER_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        owner = found.get("owner") if isinstance(found, dict) else None
+        return owner if isinstance(owner, str) else None
+
+    def may_control(self, run_id: str, owner_key: str | None, teacher: bool, teacher_configured: bool) -> bool:
+        """Whether a browser may pause, step, stop, continue, rename or delete a run: the teacher may control
+        every run; anyone else only the runs their owner key started. A run with no owner recorded belongs to
+        the teacher when there is one, else to everyone (one person on their own machine)."""
+        if teacher:
+            return True
+        owner = self.owner_of(run_id)
+        if owner is None:
+            return not teacher_configured
+        return bool(owner_key) and hmac.compare_digest(owner, owner_hash(owner_key))
+
+    def was_deleted(self, run_id: str) -> bool:
+        """Whether a run of this name was deleted (so a link to it can say so)."""
+        try:
+            return run_id in (self.root / DELETED_FILE).read_text().split()
+        except OSError:
+            return False
+
     # ---- what pages do --------------------------------------------------------------
 
     def note_interaction(self) -> None:
@@ -220,8 +271,9 @@ class RunManager:
             except OSError:
                 pass   # a read-only runs folder: training simply does not yield
 
-    def start(self, settings: RunSettings) -> str:
-        """Queue a new run (it starts at once when a slot is free); returns its id.
+    def start(self, settings: RunSettings, owner_key: str | None = None) -> str:
+        """Queue a new run (it starts at once when a slot is free); returns its id. owner_key: the starting
+        browser's key (its hash is kept in the run's folder, see may_control).
 
         Raises ConfigError for unusable settings, QueueFull when too many runs wait, and RunsFolderError
         when the runs folder cannot take the run's files (nothing of the run is left behind).
@@ -237,6 +289,8 @@ class RunManager:
             try:
                 run.path.mkdir(parents=True)
                 run.write_settings(cfg, recording)
+                if owner_key:
+                    atomic_write_text(run.path / CONTROLLER_FILE, json.dumps({"owner": owner_hash(owner_key)}))
                 run.write_status("queued", message="", epoch=0, epochs=cfg.epochs, step=0, config=cfg.to_dict())
             except OSError as e:
                 shutil.rmtree(run.path, ignore_errors=True)   # an empty run folder would be listed as a run
@@ -302,6 +356,44 @@ class RunManager:
         with self._lock:
             return (run is not None and run_id not in self._procs and run_id not in self._queue
                     and self._stop_if_orphaned(run, ("running", "paused"), "its trainer ended without saying why"))
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run: stop it first if this server trains it, then remove its folder.
+
+        Only a folder directly inside the runs folder, never a symlink (nor anything a symlink inside it points
+        to: shutil.rmtree removes links, not their targets). Raises DeleteRefused, in one line, for a run that
+        is not here, one another server process trains, or one whose trainer does not end in time.
+        """
+        if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+            raise DeleteRefused(f"{run_id!r} is not a run name")
+        path = self.root / run_id
+        if path.is_symlink() or not path.is_dir() or self.folder(run_id) is None:
+            raise DeleteRefused(f"run {run_id} is not in the runs folder {self.root}")
+        with self._lock:
+            proc = self._procs.get(run_id)
+            if run_id in self._args:            # queued, not started: nothing to stop
+                self._cancel(run_id)
+            elif proc is not None:
+                self._paused.pop(run_id, None)
+                self._dequeue(run_id)
+                self._send(run_id, "stop")
+        if proc is not None:
+            try:
+                proc.wait(STOP_WAIT_S)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            with self._lock:
+                self._finish(run_id, proc)
+        if trainer_holds(RunFolder(path)):
+            raise DeleteRefused(f"run {run_id} is being trained by another server process; stop it there first")
+        try:
+            with open(self.root / DELETED_FILE, "a") as f:   # first, so a link to it says "deleted" at once
+                f.write(run_id + "\n")
+            shutil.rmtree(path)
+        except OSError as e:
+            raise RunsFolderError(disk_trouble.write_error(e, path)) from None
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every run: close each child's stdin (it saves state and exits), kill what lingers."""
@@ -375,6 +467,7 @@ class RunManager:
                     now = time.monotonic()
                     self._slotless.update(r for r, since in self._paused.items() if now - since >= self.paused_slot_s)
                     self._fill()
+                    self._share_threads()
                 except Exception:   # one run's trouble must never end the thread every other run waits on
                     log.exception("gan-explorer: the run watcher met an error; it goes on")
 
@@ -393,26 +486,43 @@ class RunManager:
                 why = (disk_trouble.write_error(e) if isinstance(e, OSError) and e.errno in disk_trouble.REFUSALS
                        else f"{type(e).__name__}: {e}")
                 self._set_state(run, "failed", f"could not start training: {why}")
+        self._share_threads()
+
+    def threads_for(self, training: int) -> int:
+        """Threads for each of `training` runs training at once."""
+        return self.lone_threads if training == 1 and self.lone_threads else self.threads
+
+    def _share_threads(self) -> None:
+        """Tell each training child how many threads to use now: all of lone_threads when it trains alone."""
+        training = [r for r in self._procs if r not in self._slotless]
+        want = self.threads_for(len(training))
+        for run_id in training:
+            if self._threads.get(run_id) != want and self._send(run_id, f"threads {want}"):
+                self._threads[run_id] = want
 
     def _spawn(self, run: RunFolder, args: list[str]) -> None:
         """Start a run's trainer as a child in its own session, at the lowest CPU priority."""
+        threads = self.threads_for(self._busy() + 1)
         cmd = [*self._low_priority, self.python, "-m", "gan_core.train", *args, "--device", self.device,
-               "--threads", str(self.threads), "--events", "--control", "stdin", "--quiet",
+               "--threads", str(threads), "--events", "--control", "stdin", "--quiet",
                "--disk-budget-mb", str(self.disk_budget_mb),
                "--yield-to", str(self.interaction_file)]
-        # Thread pools outside torch's own setting (OpenMP, MKL) are capped too.
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads),
+        # Thread pools outside torch's own setting (OpenMP, MKL) are capped too, at the most a run may be given.
+        most = str(max(self.threads, self.lone_threads or 0))
+        env = {**os.environ, "OMP_NUM_THREADS": most, "MKL_NUM_THREADS": most,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
         with open(run.path / LOG_FILE, "ab") as log_file:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT,
                                     cwd=REPO_ROOT, env=env, start_new_session=True)
         self._procs[run.name] = proc
+        self._threads[run.name] = threads
         with contextlib.suppress(OSError):   # for people reading the folder only: the lock says who owns it
             (run.path / OWNER_FILE).write_text(str(proc.pid))
 
     def _finish(self, run_id: str, proc: subprocess.Popen) -> None:
         """Forget an ended child; record why it ended if it could not, and what a troubled disk needs."""
         self._procs.pop(run_id, None)
+        self._threads.pop(run_id, None)
         self._paused.pop(run_id, None)
         self._slotless.discard(run_id)
         self._dequeue(run_id)
