@@ -15,16 +15,19 @@ Ray is imported only here, and only once a RayBackend is made.
   same path on every node, and so must the project. That keeps live charts, samples, downloads,
   Continue and the Timeline exactly as they are locally, with no copying and nothing to keep in step;
   streaming files back through Ray would need a second writer of every file the trainer writes.
-- Faults: when the actor's worker dies, the trainer child (its stdin closed) stops after its step or
-  is killed with it; once it has let go of its folder's lock the run is marked failed with a message.
+- Faults: when the actor's worker dies, the trainer child is killed with it (or, where that cannot be
+  arranged, stops at its stdin's end); once it has let go of its folder's lock the run is marked failed
+  with a message.
   Its checkpoint (written each epoch) stays, and Continue starts a new actor, on any worker.
 - A cluster that cannot be reached is one line from problem(), and the manager then starts nothing.
 """
 from __future__ import annotations
 
+import ctypes
 import itertools
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -76,7 +79,7 @@ class TrainerActor:
         cmd = [*prefix, sys.executable, "-m", "gan_core.train", *args]
         with open(log_path, "ab") as log_file:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT,
-                                    cwd=cwd, env={**os.environ, **env})
+                                    cwd=cwd, env={**os.environ, **env}, preexec_fn=_die_with_parent)
         with self._lock:
             self._proc = proc
             self._deliver()   # lines sent while the trainer was starting
@@ -102,6 +105,19 @@ class TrainerActor:
             except (BrokenPipeError, ValueError, OSError):
                 ok = False   # the trainer is ending anyway
         return ok
+
+
+def _die_with_parent() -> None:
+    """In the trainer child, before exec: be killed when the thread that started it dies (its worker did).
+
+    Without this the child, its stdin closed, would stop on its own and write "stopped" before the
+    server could say that its worker died. Linux only (prctl PR_SET_PDEATHSIG); elsewhere the stdin
+    rule still ends it.
+    """
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)   # 1: PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        pass
 
 
 def _without_option(args: list[str], name: str) -> list[str]:

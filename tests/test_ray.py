@@ -161,12 +161,14 @@ def test_a_killed_ray_worker_fails_its_run_with_a_message_and_continue_finishes_
     assert "ray::TrainerActor" in title
     os.kill(worker, signal.SIGKILL)   # the worker process dies mid-run, as on a lost node
 
-    wait_until(lambda: ended(manager, run_id), "the run to be marked ended", 150)
+    wait_until(lambda: trainer_pid(run) is None, "the trainer to die with its worker", 30)
+    assert status(manager, run_id)["state"] in ACTIVE_STATES, "the trainer wrote its own end after all"
+    wait_until(lambda: ended(manager, run_id), "the run to be marked ended", 60)
     said = status(manager, run_id)
     assert said["state"] == "failed", said
     assert "Ray worker" in said["message"] and "died" in said["message"] and "\n" not in said["message"], said
     assert run.checkpoint.is_file(), "the last checkpoint was lost"
-    wait_until(lambda: not manager.owns(run_id), "the manager to let go of the run", 30)
+    assert not manager.owns(run_id)
 
     assert manager.resume(run_id)   # on any worker: a new actor
     wait_until(lambda: ended(manager, run_id), "the continued run to finish", RUN_TIMEOUT_S)
