@@ -33,19 +33,19 @@ RUN_TIMEOUT_S = 240   # two shared cores: a run's start (importing torch, loadin
 
 @pytest.fixture(scope="module")
 def ray_head():
-    """A local Ray head on free loopback ports; yields its address (HOST:PORT) and its process."""
+    """A local Ray head on free loopback ports; yields its addresses: the head's (HOST:PORT) and its client's."""
     # Short: Ray puts Unix sockets under it, whose paths may not pass 107 characters.
     temp = tempfile.mkdtemp(prefix="gexray-")
-    port = free_port()
+    port, client_port = free_port(), free_port()
     os.environ["RAY_AUTH_MODE"] = "disabled"   # Ray 2.59+ wants a token on local clusters otherwise
     cmd = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", "--num-cpus", "2",
            "--include-dashboard=false", "--temp-dir", temp, "--port", str(port),
-           "--ray-client-server-port", str(free_port()), "--node-ip-address", "127.0.0.1",
+           "--ray-client-server-port", str(client_port), "--node-ip-address", "127.0.0.1",
            "--object-store-memory", str(100_000_000), "--disable-usage-stats"]
     log = open(Path(temp) / "head.log", "wb")
     head = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def answers() -> bool:
+    def answers(port: int) -> bool:
         assert head.poll() is None, f"the Ray head exited: {(Path(temp) / 'head.log').read_text()[-2000:]}"
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -54,8 +54,9 @@ def ray_head():
             return False
 
     try:
-        wait_until(answers, "the Ray head to answer", 90, every=0.5)
-        yield f"127.0.0.1:{port}", head
+        for p in (port, client_port):
+            wait_until(lambda: answers(p), "the Ray head to answer", 90, every=0.5)
+        yield {"head": f"127.0.0.1:{port}", "client": f"ray://127.0.0.1:{client_port}"}
     finally:
         runner.shutdown_all()   # managers disconnect from Ray before the head goes
         head.send_signal(signal.SIGTERM)   # the --block process stops the head's other processes
@@ -68,10 +69,11 @@ def ray_head():
 
 
 @pytest.fixture
-def on_ray(ray_head, monkeypatch, small_data_dir, tmp_path):
-    """A RunManager whose runs go to the test head, with their data from the small data set."""
-    address, _ = ray_head
-    monkeypatch.setenv("GAN_EXPLORER_RAY_ADDRESS", address)
+def on_ray(request, ray_head, monkeypatch, small_data_dir, tmp_path):
+    """A RunManager whose runs go to the test head (as a node of it, or through Ray's client when the test is
+    marked `client`), with their data from the small data set."""
+    via = "client" if request.node.get_closest_marker("client") else "head"
+    monkeypatch.setenv("GAN_EXPLORER_RAY_ADDRESS", ray_head[via])
     monkeypatch.setenv("GAN_EXPLORER_DATA", str(small_data_dir))
     # max_active 1: were our own queue in charge, the second run would wait for the first.
     manager = RunManager(tmp_path / "runs", max_active=1, threads=1, device="cpu")
@@ -129,7 +131,9 @@ def test_runs_go_to_ray_which_queues_and_places_them_and_their_files_reach_the_r
     wait_until(lambda: manager.training_count() == manager.waiting_count() == 0, "the runs to be reaped", 30)
 
 
+@pytest.mark.client
 def test_pause_step_and_resume_reach_the_trainer_on_its_ray_worker(on_ray):
+    """Through Ray's client (ray://), so that way of connecting is covered too."""
     manager = on_ray
     run_id = manager.start(RunSettings(epochs=2, sample_every=10))
     run = RunFolder(manager.root / run_id)
