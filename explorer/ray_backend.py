@@ -196,22 +196,26 @@ class RayProcess:
 
     def poll(self) -> int | None:
         import ray
-        if self.returncode is not None or not ray.wait([self._done], timeout=0)[0]:
+        if self.returncode is not None:
             return self.returncode
         try:
+            if not ray.wait([self._done], timeout=0)[0]:
+                return None
             code = ray.get(self._done)
-        except ray.exceptions.RayActorError as e:
+        except ray.exceptions.RayActorError:
             if self._why:   # we cancelled it
                 code = 0
             else:
                 code = -1
                 if not self._let_go():
                     return None   # its trainer child is still saving and stopping; look again later
-                where = f" on {self._where[1]}" if self._where else ""
-                self._why = (f"its Ray worker{where} died mid-run ({_one_line(e)[:120]}); "
+                # Ray's own text ("The actor died unexpectedly...") adds nothing to this.
+                where = f" (pid {self._where[2]} on {self._where[1]})" if self._where else ""
+                self._why = (f"its Ray worker{where} died mid-run; "
                              "Continue resumes from the last finished epoch's checkpoint")
-        except ray.exceptions.RayError as e:   # the cluster went away under it
-            code, self._why = -1, f"lost touch with the Ray cluster: {_one_line(e)}"
+        except Exception as e:   # the cluster went away under it (a client's connection, the head)
+            code, self._why = -1, f"lost touch with the Ray cluster at {self._backend.address}: {_one_line(e)}"
+            self._backend.lost(self._why)
         self.returncode = code
         self._backend.forget(self)
         return code
@@ -288,6 +292,8 @@ class RayBackend:
         try:
             # A client ("ray://") gets the actor class by value (see TrainerActor); so does a driver.
             ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+            if ray.is_initialized():   # a broken connection from before
+                ray.shutdown()
             ray.init(address=self.address, namespace="gan-explorer", ignore_reinit_error=True,
                      log_to_driver=False, logging_level=logging.ERROR)
             resources = ray.cluster_resources()
@@ -300,6 +306,11 @@ class RayBackend:
             self._actor_class = ray.remote(TrainerActor)
             self._server_node, self._gpus = server_node, resources.get("GPU", 0.0)
             self._connected, self._problem = True, None
+
+    def lost(self, why: str) -> None:
+        """The connection broke: say so until a new attempt (on a later Start) connects again."""
+        with self._lock:
+            self._connected, self._problem, self._tried = False, why, time.monotonic()
 
     def _fail(self, why: str) -> None:
         with self._lock:

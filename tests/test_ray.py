@@ -80,6 +80,7 @@ def on_ray(request, ray_head, monkeypatch, small_data_dir, tmp_path):
     # Connecting takes 5-15 s on two busy cores; a Start meanwhile is refused with "still connecting".
     wait_until(lambda: manager._backend.problem() is None, "the connection to the Ray head", 90, every=0.5,
                explain=lambda: manager._backend.problem())
+    assert ray.util.client.ray.is_connected() == (via == "client"), "connected the other way"
     yield manager
     manager.shutdown()
 
