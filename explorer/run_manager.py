@@ -190,9 +190,10 @@ class RunManager:
     def queue_position(self, run_id: str) -> int | None:
         """1 for the next run to get a slot; None if the run is not waiting."""
         with self._lock:
-            if run_id in self._procs:   # handed to a backend that queues runs itself (Ray), not placed yet
-                return self._procs[run_id].queue_position()
-            return self._queue.index(run_id) + 1 if run_id in self._queue else None
+            if run_id in self._queue:
+                return self._queue.index(run_id) + 1
+            # Handed to a backend that queues runs itself (Ray) and not placed yet: its place there.
+            return self._procs[run_id].queue_position() if run_id in self._procs else None
 
     def training_count(self) -> int:
         """Slots in use: runs training, or paused for less than paused_slot_s."""
