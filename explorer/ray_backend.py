@@ -140,7 +140,7 @@ def _probe(address: str) -> str | None:
     try:
         socket.create_connection((host, int(port)), timeout=PROBE_S).close()
     except OSError as e:
-        return f"{host}:{port} does not answer ({e.strerror or type(e).__name__})"
+        return f"no answer ({e.strerror or type(e).__name__})"
     return None
 
 
