@@ -13,7 +13,8 @@ a run whose folder no trainer has locked is one nobody is training. A run's
 settings are written into its folder before it starts, and the trainer reads
 them there, so a Continue keeps them. One run's failure to start or to end
 cleanly (a full or read-only disk, anything else) fails that run, with its
-reason, and never the queue.
+reason, and never the queue. Where trainers run is a backend's business
+(explorer/run_backends.py): here, or on a Ray cluster, which then queues and places them itself.
 """
 from __future__ import annotations
 

@@ -38,7 +38,8 @@ def ray_head():
     temp = tempfile.mkdtemp(prefix="gexray-")
     port, client_port = free_port(), free_port()
     os.environ["RAY_AUTH_MODE"] = "disabled"   # Ray 2.59+ wants a token on local clusters otherwise
-    cmd = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", "--num-cpus", "2",
+    # One GPU declared (Ray counts it without looking): runs on device auto then ask for it.
+    cmd = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", "--num-cpus", "2", "--num-gpus", "1",
            "--include-dashboard=false", "--temp-dir", temp, "--port", str(port),
            "--ray-client-server-port", str(client_port), "--node-ip-address", "127.0.0.1",
            "--object-store-memory", str(100_000_000), "--disable-usage-stats"]
@@ -76,7 +77,8 @@ def on_ray(request, ray_head, monkeypatch, small_data_dir, tmp_path):
     monkeypatch.setenv("GAN_EXPLORER_RAY_ADDRESS", ray_head[via])
     monkeypatch.setenv("GAN_EXPLORER_DATA", str(small_data_dir))
     # max_active 1: were our own queue in charge, the second run would wait for the first.
-    manager = RunManager(tmp_path / "runs", max_active=1, threads=1, device="cpu")
+    device = "auto" if request.node.get_closest_marker("gpu") else "cpu"
+    manager = RunManager(tmp_path / "runs", max_active=1, threads=1, device=device)
     # Connecting takes 5-15 s on two busy cores; a Start meanwhile is refused with "still connecting".
     wait_until(lambda: manager._backend.problem() is None, "the connection to the Ray head", 90, every=0.5,
                explain=lambda: manager._backend.problem())
@@ -180,6 +182,24 @@ def test_a_killed_ray_worker_fails_its_run_with_a_message_and_continue_finishes_
     said = status(manager, run_id)
     assert said["state"] == "finished" and said["epoch"] == 3, said
     assert "resuming from epoch" in (run.path / LOG_FILE).read_text()
+
+
+@pytest.mark.gpu
+def test_runs_ask_ray_for_a_gpu_when_the_device_allows_and_a_waiting_run_can_be_cancelled(on_ray):
+    """Device auto on a cluster with one (declared) GPU: the first run gets it, the second waits for it although
+    a CPU is free, and Cancel takes it out of Ray's queue. The first is told to train on cuda, which this
+    machine lacks (CI has no GPU), so it fails saying so."""
+    manager = on_ray
+    first, second = (manager.start(RunSettings(epochs=1)) for _ in range(2))
+    wait_until(lambda: manager.queue_position(second) == 1, "the second run to wait for the GPU", 60)
+    assert manager.control(second, "stop")
+    wait_until(lambda: ended(manager, second), "the cancelled run to end", 30)
+    assert status(manager, second)["state"] == "stopped"
+    assert status(manager, second)["message"] == "cancelled before it started"
+    assert not (manager.root / second / LOG_FILE).exists(), "the cancelled run started a trainer"
+    wait_until(lambda: ended(manager, first), "the first run to end", RUN_TIMEOUT_S)
+    said = status(manager, first)
+    assert said["state"] == "failed" and "device cuda asked for" in said["message"], said
 
 
 def test_an_unreachable_cluster_is_one_line_and_nothing_trains(tmp_path, monkeypatch):
