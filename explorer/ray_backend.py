@@ -213,6 +213,11 @@ class RayProcess:
                 where = f" (pid {self._where[2]} on {self._where[1]})" if self._where else ""
                 self._why = (f"its Ray worker{where} died mid-run; "
                              "Continue resumes from the last finished epoch's checkpoint")
+        except ray.exceptions.RayTaskError as e:   # train() itself raised on the worker: the trainer never started
+            cause = getattr(e, "cause", None) or e
+            hint = ("; the runs folder and the project must be on a file system every node shares, at the same path"
+                    if isinstance(cause, OSError) else "")
+            code, self._why = 1, f"could not start training on its Ray worker: {_one_line(cause)}{hint}"
         except Exception as e:   # the cluster went away under it (a client's connection, the head)
             code, self._why = -1, f"lost touch with the Ray cluster at {self._backend.address}: {_one_line(e)}"
             self._backend.lost(self._why)

@@ -186,20 +186,29 @@ def test_a_killed_ray_worker_fails_its_run_with_a_message_and_continue_finishes_
 
 @pytest.mark.gpu
 def test_runs_ask_ray_for_a_gpu_when_the_device_allows_and_a_waiting_run_can_be_cancelled(on_ray):
-    """Device auto on a cluster with one (declared) GPU: the first run gets it, the second waits for it although
-    a CPU is free, and Cancel takes it out of Ray's queue. The first is told to train on cuda, which this
-    machine lacks (CI has no GPU), so it fails saying so."""
+    """Device auto on a cluster with one (declared) GPU: the first run gets it, the others wait for it although
+    a CPU is free, and Cancel takes the third out of Ray's queue. The first is told to train on cuda, which
+    this machine lacks (CI has no GPU), so it fails saying so. The second finds its log unwritable on its
+    worker (as on a node without the shared runs folder) and fails saying that."""
     manager = on_ray
-    first, second = (manager.start(RunSettings(epochs=1)) for _ in range(2))
-    wait_until(lambda: manager.queue_position(second) == 1, "the second run to wait for the GPU", 60)
-    assert manager.control(second, "stop")
-    wait_until(lambda: ended(manager, second), "the cancelled run to end", 30)
-    assert status(manager, second)["state"] == "stopped"
-    assert status(manager, second)["message"] == "cancelled before it started"
-    assert not (manager.root / second / LOG_FILE).exists(), "the cancelled run started a trainer"
+    first, second, third = (manager.start(RunSettings(epochs=1)) for _ in range(3))
+    wait_until(lambda: [manager.queue_position(r) for r in (first, second, third)] == [None, 1, 2],
+               "the second and third runs to wait for the GPU", 60)
+    assert manager.control(third, "stop")
+    wait_until(lambda: ended(manager, third), "the cancelled run to end", 30)
+    assert status(manager, third)["state"] == "stopped"
+    assert status(manager, third)["message"] == "cancelled before it started"
+    assert not (manager.root / third / LOG_FILE).exists(), "the cancelled run started a trainer"
+    (manager.root / second / LOG_FILE).mkdir()   # the worker cannot open it as a file
+
     wait_until(lambda: ended(manager, first), "the first run to end", RUN_TIMEOUT_S)
     said = status(manager, first)
     assert said["state"] == "failed" and "device cuda asked for" in said["message"], said
+    wait_until(lambda: ended(manager, second), "the second run to end", RUN_TIMEOUT_S)
+    said = status(manager, second)["message"]
+    assert status(manager, second)["state"] == "failed" and "\n" not in said, said
+    assert said.startswith("could not start training on its Ray worker: [Errno 21] Is a directory"), said
+    assert "file system every node shares" in said, said
 
 
 def test_an_unreachable_cluster_is_one_line_and_nothing_trains(tmp_path, monkeypatch):
