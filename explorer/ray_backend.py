@@ -264,8 +264,8 @@ class RayBackend:
 
     schedules = True   # Ray queues and places; the manager hands every run over at once
 
-    def __init__(self, address: str, device: str = "auto", prefix: list[str] | None = None) -> None:
-        self.address, self.device, self.prefix = address, device, list(prefix or [])
+    def __init__(self, address: str, prefix: list[str] | None = None) -> None:
+        self.address, self.prefix = address, list(prefix or [])
         self._lock = threading.Lock()
         self._problem: str | None = f"still connecting to the Ray cluster at {address}; try again in a moment"
         self._connected = False
@@ -335,16 +335,16 @@ class RayBackend:
 
     # ---- runs ---------------------------------------------------------------------------
 
-    def gpu_wanted(self) -> bool:
-        """cuda: always ask for a GPU (a run waits until one is free); auto: when the cluster has any."""
-        return self.device == "cuda" or self.device == "auto" and self._gpus > 0
+    def gpu_wanted(self, device: str) -> bool:
+        """cuda: always ask for a GPU (a run waits until one is free); auto: when the cluster has any; cpu: never."""
+        return device == "cuda" or device == "auto" and self._gpus > 0
 
     def spawn(self, run: RunFolder, args: list[str], env: dict[str, str], log: Path) -> RayProcess:
         """Hand the run to Ray as an actor asking for its CPUs (--threads) and maybe a GPU; returns at once."""
         problem = self.problem()
         if problem:
             raise ConnectionError(problem)
-        gpu = self.gpu_wanted()
+        gpu = self.gpu_wanted(_option(args, "--device", "auto"))   # the manager's GAN_EXPLORER_DEVICE
         args = [*_without_option(args, "--device"), "--device", "cuda" if gpu else "cpu"]
         passed = {k: v for k, v in env.items() if k.startswith("GAN_EXPLORER_") or k in PASSED_ENV}
         # max_concurrency: train() holds one thread for the run's life; where() and send() need others.

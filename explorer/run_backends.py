@@ -137,4 +137,4 @@ def backend_from_env(python: str = sys.executable, prefix: list[str] | None = No
     if not address:
         return LocalBackend(python, prefix)
     from .ray_backend import RayBackend   # Ray is an optional extra: imported only when asked for
-    return RayBackend(address, env.training_device(), prefix)
+    return RayBackend(address, prefix)

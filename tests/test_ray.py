@@ -121,7 +121,7 @@ def test_runs_go_to_ray_which_queues_and_places_them_and_their_files_reach_the_r
     wait_until(lambda: manager.training_count() == 2 and manager.queue_position(runs[2]) == 1,
                "Ray to place two runs and keep the third waiting", 60,
                explain=lambda: f"training {manager.training_count()}, positions "
-                               f"{[manager.queue_position(r) for r in runs]}")
+                               f"{[manager.queue_position(r) for r in runs]}, {[status(manager, r) for r in runs]}")
     assert manager.waiting_count() == 1 and status(manager, runs[2])["state"] == "queued"
     for run_id in runs:
         wait_until(lambda: ended(manager, run_id), f"run {run_id} to end", RUN_TIMEOUT_S)
