@@ -13,7 +13,8 @@ a run whose folder no trainer has locked is one nobody is training. A run's
 settings are written into its folder before it starts, and the trainer reads
 them there, so a Continue keeps them. One run's failure to start or to end
 cleanly (a full or read-only disk, anything else) fails that run, with its
-reason, and never the queue.
+reason, and never the queue. Where trainers run is a backend's business
+(explorer/run_backends.py): here, or on a Ray cluster, which then queues and places them itself.
 """
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -44,6 +44,7 @@ from gan_core.files import atomic_write_text
 
 from . import disk_trouble
 from .env import REPO_ROOT
+from .run_backends import BackendUnavailable, TrainerHandle, backend_from_env
 
 # Folder names the app accepts from a URL: no dots or slashes, so never "..", never a path.
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -168,7 +169,7 @@ class RunManager:
 
     def __init__(self, root: str | os.PathLike, max_active: int = 1, threads: int = 1, device: str = "cpu",
                  max_queued: int = 20, python: str = sys.executable, paused_slot_s: float = 120.0,
-                 disk_budget_mb: int = DISK_BUDGET_MB, lone_threads: int | None = None) -> None:
+                 disk_budget_mb: int = DISK_BUDGET_MB, lone_threads: int | None = None, backend=None) -> None:
         self.root = Path(root)
         # A run training alone may use this many threads (the whole machine); with others, `threads` each.
         # None: always `threads`. Children still train at idle priority and yield to sliders (gan_core.courtesy).
@@ -179,11 +180,13 @@ class RunManager:
         self.max_queued, self.python, self.paused_slot_s = max_queued, python, paused_slot_s
         self.disk_budget_mb = disk_budget_mb   # passed on every start, so a raised budget reaches a Continue
         self._low_priority = low_priority_prefix()
+        # Where trainers run: children of this server, or a Ray cluster (GAN_EXPLORER_RAY_ADDRESS; run_backends.py).
+        self._backend = backend or backend_from_env(python, self._low_priority)
         # Touched when a page draws for someone; training children pause briefly while it is fresh.
         self.interaction_file = self.root / INTERACTION_FILE
         self._last_note = 0.0
         self._lock = threading.Lock()
-        self._procs: dict[str, subprocess.Popen] = {}   # children alive: training, paused, or paused without a slot
+        self._procs: dict[str, TrainerHandle] = {}      # trainers alive: training, paused, or paused without a slot
         self._queue: deque[str] = deque()               # waiting for a slot, oldest first: new runs and resumed ones
         self._args: dict[str, list[str]] = {}           # CLI arguments of the waiting runs not started yet
         self._paused: dict[str, float] = {}             # pause asked for and no resume since: when (monotonic)
@@ -207,18 +210,22 @@ class RunManager:
     def queue_position(self, run_id: str) -> int | None:
         """1 for the next run to get a slot; None if the run is not waiting."""
         with self._lock:
-            return self._queue.index(run_id) + 1 if run_id in self._queue else None
+            if run_id in self._queue:
+                return self._queue.index(run_id) + 1
+            # Handed to a backend that queues runs itself (Ray) and not placed yet: its place there.
+            return self._procs[run_id].queue_position() if run_id in self._procs else None
 
     def training_count(self) -> int:
         """Slots in use: runs training, or paused for less than paused_slot_s. A trainer that has written its
         final state counts no more, though its process may take a moment to exit and be reaped."""
         with self._lock:
-            return sum(1 for r in self._procs if r not in self._slotless
+            return sum(1 for r, proc in self._procs.items() if r not in self._slotless
+                       and proc.queue_position() is None   # handed to Ray, not placed yet: waiting, not training
                        and RunFolder(self.root / r).read_status().get("state") in ACTIVE_STATES)
 
     def waiting_count(self) -> int:
         with self._lock:
-            return len(self._queue)
+            return len(self._queue) + self._backend_waiting()
 
     def pause_requested(self, run_id: str) -> bool:
         with self._lock:
@@ -275,10 +282,12 @@ class RunManager:
         """Queue a new run (it starts at once when a slot is free); returns its id. owner_key: the starting
         browser's key (its hash is kept in the run's folder, see may_control).
 
-        Raises ConfigError for unusable settings, QueueFull when too many runs wait, and RunsFolderError
-        when the runs folder cannot take the run's files (nothing of the run is left behind).
+        Raises ConfigError for unusable settings, QueueFull when too many runs wait, RunsFolderError
+        when the runs folder cannot take the run's files (nothing of the run is left behind), and
+        BackendUnavailable when the Ray cluster cannot be reached (never training here instead).
         """
         cfg, recording = settings.config(), settings.recording()
+        self._check_backend()
         with self._lock:
             if self._closed:
                 raise RuntimeError("the server is shutting down")
@@ -304,8 +313,9 @@ class RunManager:
         """Queue a stopped, failed or killed run to continue from its last checkpoint (gan_core.train --resume).
 
         False if it cannot: it is active, finished, diverged, has no checkpoint yet, or the queue is full.
-        Raises RunsFolderError when its status cannot be written.
+        Raises RunsFolderError when its status cannot be written, BackendUnavailable as start() does.
         """
+        self._check_backend()
         with self._lock:
             run = RunFolder(self.root / run_id)
             status = run.read_status()
@@ -378,12 +388,8 @@ class RunManager:
                 self._dequeue(run_id)
                 self._send(run_id, "stop")
         if proc is not None:
-            try:
-                proc.wait(STOP_WAIT_S)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            if not proc.wait(STOP_WAIT_S):
+                proc.kill()
             with self._lock:
                 self._finish(run_id, proc)
         if trainer_holds(RunFolder(path)):
@@ -408,31 +414,33 @@ class RunManager:
             procs = dict(self._procs)
         self._stop_watch.set()
         for proc in procs.values():
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
+            proc.close()
         deadline = time.monotonic() + timeout
         for run_id, proc in procs.items():
-            try:
-                proc.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # its own session: the child and anything it spawned
-                except ProcessLookupError:
-                    pass
-                proc.wait()
+            if not proc.wait(max(0.0, deadline - time.monotonic())):
+                proc.kill()
         with self._lock:
             for run_id, proc in procs.items():
                 self._finish(run_id, proc)
+        self._backend.close()
 
     # ---- inside (lock held) ---------------------------------------------------------------
 
     def _busy(self) -> int:
         return len(self._procs) - len(self._slotless)
 
+    def _backend_waiting(self) -> int:
+        return sum(1 for proc in self._procs.values() if proc.queue_position() is not None)
+
     def _queue_full(self) -> bool:
+        if self._backend.schedules:   # its runs wait in the backend's queue, not ours
+            return self._backend_waiting() >= self.max_queued
         return self._busy() >= self.max_active and len(self._queue) >= self.max_queued
+
+    def _check_backend(self) -> None:
+        problem = self._backend.problem()   # outside the lock: it may wait for a connection
+        if problem:
+            raise BackendUnavailable(problem)
 
     def _dequeue(self, run_id: str) -> None:
         if run_id in self._queue:
@@ -448,13 +456,7 @@ class RunManager:
         return True
 
     def _send(self, run_id: str, action: str) -> bool:
-        proc = self._procs[run_id]
-        try:
-            proc.stdin.write(f"{action}\n".encode())
-            proc.stdin.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            return False  # it is ending anyway; the watcher reaps it
-        return True
+        return self._procs[run_id].send(action)   # False: it is ending anyway; the watcher reaps it
 
     def _watch(self) -> None:
         """Every WATCH_SECONDS: reap ended children, take slots from long-paused runs, start waiting runs."""
@@ -473,7 +475,7 @@ class RunManager:
 
     def _fill(self) -> None:
         """Give free slots to waiting runs, oldest first; a run that cannot start fails on its own."""
-        while self._queue and self._busy() < self.max_active and not self._closed:
+        while self._queue and (self._backend.schedules or self._busy() < self.max_active) and not self._closed:
             run_id = self._queue.popleft()
             if run_id in self._procs:   # a paused run that lent its slot, resumed
                 self._slotless.discard(run_id)
@@ -494,6 +496,8 @@ class RunManager:
 
     def _share_threads(self) -> None:
         """Tell each training child how many threads to use now: all of lone_threads when it trains alone."""
+        if self._backend.schedules:   # Ray reserved `threads` CPUs for each run: never more
+            return
         training = [r for r in self._procs if r not in self._slotless]
         want = self.threads_for(len(training))
         for run_id in training:
@@ -501,40 +505,41 @@ class RunManager:
                 self._threads[run_id] = want
 
     def _spawn(self, run: RunFolder, args: list[str]) -> None:
-        """Start a run's trainer as a child in its own session, at the lowest CPU priority."""
-        threads = self.threads_for(self._busy() + 1)
-        cmd = [*self._low_priority, self.python, "-m", "gan_core.train", *args, "--device", self.device,
-               "--threads", str(threads), "--events", "--control", "stdin", "--quiet",
-               "--disk-budget-mb", str(self.disk_budget_mb),
-               "--yield-to", str(self.interaction_file)]
+        """Start a run's trainer through the backend: a child in its own session at the lowest CPU priority, or
+        a Ray actor."""
+        threads = self.threads if self._backend.schedules else self.threads_for(self._busy() + 1)
+        args = [*args, "--device", self.device,
+                "--threads", str(threads), "--events", "--control", "stdin", "--quiet",
+                "--disk-budget-mb", str(self.disk_budget_mb),
+                "--yield-to", str(self.interaction_file)]
         # Thread pools outside torch's own setting (OpenMP, MKL) are capped too, at the most a run may be given.
-        most = str(max(self.threads, self.lone_threads or 0))
+        most = str(threads if self._backend.schedules else max(self.threads, self.lone_threads or 0))
         env = {**os.environ, "OMP_NUM_THREADS": most, "MKL_NUM_THREADS": most,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-        with open(run.path / LOG_FILE, "ab") as log_file:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT,
-                                    cwd=REPO_ROOT, env=env, start_new_session=True)
+        proc = self._backend.spawn(run, args, env, run.path / LOG_FILE)
         self._procs[run.name] = proc
         self._threads[run.name] = threads
         with contextlib.suppress(OSError):   # for people reading the folder only: the lock says who owns it
-            (run.path / OWNER_FILE).write_text(str(proc.pid))
+            (run.path / OWNER_FILE).write_text(proc.owner)
 
-    def _finish(self, run_id: str, proc: subprocess.Popen) -> None:
+    def _finish(self, run_id: str, proc: TrainerHandle) -> None:
         """Forget an ended child; record why it ended if it could not, and what a troubled disk needs."""
         self._procs.pop(run_id, None)
         self._threads.pop(run_id, None)
         self._paused.pop(run_id, None)
         self._slotless.discard(run_id)
         self._dequeue(run_id)
-        with contextlib.suppress(OSError):
-            proc.stdin.close()
+        proc.close()
         run = RunFolder(self.root / run_id)
         with contextlib.suppress(OSError):
             (run.path / OWNER_FILE).unlink(missing_ok=True)
         status = run.read_status()
         # A child that failed on a full or read-only disk may have written nothing, not even its log.
         trouble = disk_trouble.trouble(run.path) if proc.returncode else None
-        if status.get("state") in ACTIVE_STATES:
+        lost = proc.ended_why()   # the backend knows better than the trainer: its Ray worker died, or it never started
+        if lost and status.get("state") in (*ACTIVE_STATES, "stopped"):
+            self._set_state(run, "failed" if proc.returncode else "stopped", lost)
+        elif status.get("state") in ACTIVE_STATES:
             # The child died before writing its own final state: out of memory, killed, a start-up error.
             why = (_last_line(run.path / LOG_FILE)
                    or f"the trainer ended with exit code {proc.returncode}, saying nothing")

@@ -26,8 +26,8 @@ from explorer.i18n import N_, t, tn
 from explorer.lesson_runs import LESSON_RUNS, lesson_folders
 from explorer.model_picker import state_name
 from explorer.plain import plain
-from explorer.run_manager import (LOG_FILE, RESUMABLE_STATES, RUN_ID, DeleteRefused, QueueFull,
-                                  RunsFolderError)
+from explorer.run_manager import (LOG_FILE, RESUMABLE_STATES, RUN_ID, BackendUnavailable, DeleteRefused,
+                                  QueueFull, RunsFolderError)
 from explorer.run_names import default_title, run_title
 
 POLL_S = 1.0          # state and progress of a training run
@@ -94,7 +94,7 @@ def start_button(settings) -> None:
             try:
                 st.session_state["train.run"] = mgr.start(settings, owner_key=run_owners.owner_key())
                 st.session_state["train.lesson"] = None
-            except (ConfigError, QueueFull, RunsFolderError) as e:
+            except (ConfigError, QueueFull, RunsFolderError, BackendUnavailable) as e:
                 st.error(plain(e))
         busy = mgr.training_count() or mgr.waiting_count()
         st.fragment(run_every=COUNT_POLL_S if busy else None)(server_load)()
@@ -249,7 +249,7 @@ def _continue(run_id: str) -> None:
     st.session_state["train.run"] = run_id   # the page stays on it, whatever its label now says
     try:
         queued = mgr.resume(run_id)
-    except RunsFolderError as e:
+    except (RunsFolderError, BackendUnavailable) as e:
         st.toast(plain(e), icon=":material/error:")
         return
     if not queued:
