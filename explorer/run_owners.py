@@ -2,7 +2,7 @@
 
 A browser's owner key is a random secret kept in a cookie (set by a two-line script the first time, read
 back through st.context.cookies after a reload), so the owner is still the owner after a reload, when
-Streamlit's session is a new one. Runs keep only the key's hash (explorer/run_manager.py, RUN/owner.json).
+Streamlit's session is a new one. Runs keep only the key's hash (explorer/run_manager.py, RUN/controller.json).
 The key never goes into a URL: links are shared. A teacher is a session opened once with
 ?token=GAN_EXPLORER_TEACHER_TOKEN; the token is taken out of the URL as soon as it is read, so it does not
 travel on in links, and compared in constant time.

@@ -14,6 +14,7 @@ import pytest
 
 import helpers
 from explorer import run_manager
+from explorer.run_backends import LocalProcess
 from explorer.run_manager import CONTROLLER_FILE, RunManager, owner_hash
 from gan_core import GANConfig, Recording, RunFolder
 from helpers import texts
@@ -108,7 +109,7 @@ def test_the_sidebar_stops_counting_a_run_once_it_has_written_its_final_state(ru
     fake_run(runs, "r1", state="running")
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], stdin=subprocess.PIPE)
     try:
-        manager._procs["r1"] = proc
+        manager._procs["r1"] = LocalProcess(proc)
         assert manager.training_count() == 1
         RunFolder(runs / "r1").write_status("finished", epoch=4, epochs=4, step=2400)
         assert manager.training_count() == 0
@@ -286,9 +287,9 @@ def test_a_run_training_alone_is_told_to_use_every_core_and_shares_them_when_ano
     procs = {r: subprocess.Popen(["sh", "-c", f"cat > {told[r]}"], stdin=subprocess.PIPE) for r in told}
     try:
         with manager._lock:
-            manager._procs["a"] = procs["a"]
+            manager._procs["a"] = LocalProcess(procs["a"])
             manager._share_threads()
-            manager._procs["b"] = procs["b"]
+            manager._procs["b"] = LocalProcess(procs["b"])
             manager._share_threads()
             del manager._procs["b"]
             manager._share_threads()
