@@ -13,6 +13,8 @@
     GAN_EXPLORER_DISK_BUDGET_MB  MB a run's folder may hold before the run stops (default 500; 0: no limit)
     GAN_EXPLORER_RAY_ADDRESS  train on a Ray cluster instead of this server: auto (this machine is a node of it),
                               ray://HOST:PORT (its client port) or HOST:PORT (its head); unset: train here
+    GAN_EXPLORER_TEACHER_TOKEN  a secret; a browser that opens the app once with ?token=IT may control every run
+                              (unset: only the browser that started a run controls it)
 """
 from __future__ import annotations
 
@@ -98,3 +100,8 @@ def ray_address() -> str | None:
     if raw and not RAY_ADDRESS.fullmatch(raw):
         raise EnvError(f"GAN_EXPLORER_RAY_ADDRESS must be auto, ray://HOST:PORT or HOST:PORT, got {raw[:80]!r}")
     return raw or None
+
+
+def teacher_token() -> str:
+    """The teacher's secret ("" when none is set: no session is a teacher)."""
+    return os.environ.get("GAN_EXPLORER_TEACHER_TOKEN", "").strip()

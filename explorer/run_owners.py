@@ -10,24 +10,19 @@ travel on in links, and compared in constant time.
 from __future__ import annotations
 
 import hmac
-import os
 import re
 import secrets
 
 import streamlit as st
 
+from .env import teacher_token
 from .i18n import t
 
 OWNER_COOKIE = "gan_explorer_owner"
-TEACHER_ENV = "GAN_EXPLORER_TEACHER_TOKEN"
 TOKEN_PARAM = "token"
 KEY_RE = re.compile(r"[0-9a-f]{32}")
 KEY_STATE, TEACHER_STATE = "owner.key", "owner.teacher"
 COOKIE_DAYS = 365
-
-
-def teacher_token() -> str:
-    return os.environ.get(TEACHER_ENV, "").strip()
 
 
 def owner_key() -> str:
