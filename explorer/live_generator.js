@@ -215,7 +215,8 @@ function buildLatent(view, data, report) {
   const image = ctx.createImageData(side, side);
 
   const k = data.directions.length, dim = data.latent_dim;
-  const s = {base: Float64Array.from(data.base), amounts: Float64Array.from(data.amounts), z: new Float64Array(dim)};
+  const s = {base: Float64Array.from(data.position.base), amounts: Float64Array.from(data.position.amounts),
+             z: new Float64Array(dim)};
   view.s = s;
   const compose = () => {
     for (let i = 0; i < dim; i++) {
@@ -366,7 +367,8 @@ function buildWalk(view, data, report) {
   controls.append(label, input, play);
   box.append(panes, controls);
 
-  const s = {a: Float64Array.from(data.a), b: Float64Array.from(data.b), frame: data.frame, t: null, playing: null};
+  const s = {a: Float64Array.from(data.position.a), b: Float64Array.from(data.position.b), frame: data.position.frame,
+             t: null, playing: null};
   view.s = s;
   const n = () => data.frames;
   const tNow = () => (s.t !== null ? s.t : frameT(s.frame - 1, n()));

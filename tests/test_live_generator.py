@@ -1,0 +1,309 @@
+"""The live generator (explorer/live_generator.py and .js): G run in the browser.
+
+In-process (AppTest, tests/live_page.py): registration, the weights sent once per model, what the page
+reports coming back to Python (and forged reports refused), the server path for an architecture the page
+cannot run. In headless Chromium (slow): the page's G equals gan_core's decode within one grey level for
+100 seeded z, its lerp and slerp equal gan_core's, one drag shows many pictures before anything reaches
+Python, and the server path draws where the page cannot.
+
+    .venv/bin/pytest tests/test_live_generator.py -m "not slow"
+    .venv/bin/pytest tests/test_live_generator.py -m slow
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+import streamlit as st
+import torch
+from streamlit.proto.WidgetStates_pb2 import WidgetStates
+from streamlit.testing.v1 import AppTest
+
+from explorer import live_generator as live
+from gan_core import GANConfig, decode, interpolate, lerp, load_checkpoint, slerp, z_from_seed
+from helpers import ROOT, chromium, open_app, streamlit_server, wait_idle
+
+PAGE = ROOT / "tests" / "live_page.py"
+BOOK = ROOT / "checkpoints" / "book.pt"
+
+
+@pytest.fixture(scope="module")
+def book():
+    ck = load_checkpoint(str(BOOK))
+    return ck.build_generator("cpu"), ck.config
+
+
+# ---- the Python side, without Streamlit ------------------------------------------------------
+
+def test_supports_the_mlp_and_not_another_architecture(book):
+    _, config = book
+    assert live.supports(GANConfig())
+    assert live.supports(config)
+
+    @dataclasses.dataclass(frozen=True)
+    class Conv:
+        arch: str = "dcgan"
+    assert not live.supports(Conv())
+
+
+def test_weights_travel_as_float32_in_state_dict_order(book):
+    G, _ = book
+    flat = np.frombuffer(base64.b64decode(live._weights_b64(G, "book")), dtype="<f4")
+    sd = G.state_dict()
+    expected = np.concatenate([sd[k].numpy().ravel() for k in live.G_KEYS])
+    assert flat.shape == (283_920,)
+    assert np.array_equal(flat, expected)
+
+
+# ---- in-process: registration, weights once, values back ------------------------------------
+
+def _component(at):
+    found = at.get("bidi_component")
+    assert len(found) == 1, [e.type for e in at.get("bidi_component")]
+    return found[0].proto
+
+
+def _report(at, state: dict) -> None:
+    """What the browser does on release: the component's state, sent with the other widgets' for the next run."""
+    proto = _component(at)
+    states = at._tree.get_widget_states()
+    w = WidgetStates().widgets.add()
+    w.id = proto.id
+    w.json_value = json.dumps(state)
+    states.widgets.append(w)
+    at._run(states)
+    assert not at.exception, at.exception
+
+
+def _text(at) -> str:
+    return " ".join(e.value for e in at.get("markdown"))
+
+
+@pytest.fixture
+def page():
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(PAGE), default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_component_is_registered_and_sent_the_weights_once(page):
+    proto = _component(page)
+    assert proto.component_name == "gan_explorer.live_generator"
+    assert "export default function" in proto.js_content and "image-rendering: pixelated" in proto.css_content
+    first = json.loads(proto.json)
+    assert first["mode"] == "latent" and first["shape"] == [64, 256, 784]
+    assert len(first["weights"]) == 1_514_240          # 283,920 float32 in base64
+    assert len(first["directions"]) == 8 and len(first["position"]["base"]) == 64
+    page.run()
+    again = json.loads(_component(page).json)
+    assert again["weights"] is None and again["model"] == first["model"]
+    assert len(_component(page).json) < 20_000
+
+
+def test_a_release_reaches_python_and_a_forged_one_does_not(page):
+    base = [0.5] * 64
+    amounts = [1.5, 0, 0, 0, 0, 0, 0, -2.0]
+    _report(page, {"position": {"base": base, "amounts": amounts, "z": [0.0] * 64}})
+    assert "releases: 1" in _text(page)
+    shown = json.loads(page.get("code")[0].value)
+    assert shown == {"base": base, "amounts": amounts}
+    sent = json.loads(_component(page).json)["position"]
+    assert sent == {"base": base, "amounts": amounts}   # the page is told the position it reported
+    d_before = re.search(r"D: ([0-9.]+)", _text(page)).group(1)
+    for forged in ({"base": [0.5] * 63, "amounts": amounts},                 # wrong length
+                   {"base": [float("nan")] + [0.5] * 63, "amounts": amounts},  # NaN does survive JSON as a token
+                   {"base": base, "amounts": ["1"] * 8},                     # strings
+                   {"base": [1e9] * 64, "amounts": amounts},                 # far outside any z
+                   "not a position"):
+        _report(page, {"position": forged})
+        assert "releases: 1" in _text(page), forged
+    assert re.search(r"D: ([0-9.]+)", _text(page)).group(1) == d_before
+
+
+def test_a_page_that_lost_the_weights_gets_them_again(page):
+    page.run()
+    assert json.loads(_component(page).json)["weights"] is None
+    key = json.loads(_component(page).json)["model"]
+    proto = _component(page)
+    states = page._tree.get_widget_states()
+    w = states.widgets.add()
+    w.id = f"$$STREAMLIT_INTERNAL_KEY_{proto.id}__events"
+    w.json_trigger_value = json.dumps([{"event": "need_weights", "value": key}])
+    page._run(states)
+    assert not page.exception, page.exception
+    assert len(json.loads(_component(page).json)["weights"]) == 1_514_240
+
+
+def test_a_page_without_a_canvas_is_drawn_on_the_server(page):
+    _report(page, {"canvas": False})
+    page.run()
+    assert not page.get("bidi_component")
+    assert len(page.get("slider")) == 8 and page.get("image")
+    assert "drawn on the server" in " ".join(e.value for e in page.get("caption"))
+
+
+def test_an_architecture_the_page_cannot_run_is_drawn_on_the_server():
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(PAGE), default_timeout=90)
+    at.query_params["mode"] = "server"
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.get("bidi_component")                      # no weights leave the server for it
+    assert len(at.get("slider")) == 8 and at.get("image")
+    assert "(dcgan) is drawn on the server" in " ".join(e.value for e in at.get("caption"))
+    at.slider[0].set_value(2.0).run()
+    assert "server picture" in [i.caption for e in at.get("image") for i in e.proto.imgs]
+
+
+# ---- in Chromium ----------------------------------------------------------------------------
+
+CANVAS = "canvas[role=img]"
+DIGEST = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let h = 0; for (let i = 0; i < d.length; i += 4) h = (Math.imul(h, 31) + d[i]) | 0; return h; }"""
+NEXT_FRAME = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    log = tmp_path_factory.mktemp("live") / "server.log"
+    with streamlit_server({}, log, script=PAGE) as url:
+        yield url
+
+
+@pytest.fixture
+def browser_page():
+    with chromium(1280, 900) as p:
+        yield p
+
+
+def _ready(page, url: str) -> str:
+    open_app(page, url)
+    page.wait_for_selector(CANVAS, timeout=60_000)
+    return page.evaluate("() => [...ganLive.models.keys()][0]")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_pages_G_equals_gan_cores_decode_for_100_seeded_z(server, browser_page, book):
+    G, _ = book
+    key = _ready(browser_page, server)
+    z = torch.cat([z_from_seed(s) for s in range(100)])
+    expected = decode(G, z).reshape(100, -1).astype(int)
+    got = np.array(browser_page.evaluate("([key, zs]) => zs.map(z => ganLive.pixels(key, z))", [key, z.tolist()]))
+    diff = np.abs(got - expected)
+    assert diff.max() <= 1, f"{diff.max()} grey levels apart"
+    assert (diff > 0).mean() < 0.001      # float32 weights: nearly every pixel is exactly the library's
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_pages_lerp_and_slerp_are_gan_cores(server, browser_page, book):
+    G, _ = book
+    key = _ready(browser_page, server)
+    a, b = z_from_seed(1)[0], z_from_seed(2)[0]
+    pairs = [(a, b), (a, -a), (a, 2 * a), (a, torch.zeros(64))]   # apart; opposite; parallel; a zero end
+    for x, y in pairs:
+        for t in (0.0, 0.3, 0.5, 1.0):
+            for mode, f in (("lerp", lerp), ("slerp", slerp)):
+                got = np.array(browser_page.evaluate(f"([a, b, t]) => Array.from(ganLive.{mode}(a, b, t))",
+                                                     [x.tolist(), y.tolist(), t]))
+                assert np.allclose(got, f(x, y, t).numpy(), atol=1e-5), (mode, t)
+    frames = interpolate(a, b, 10, "slerp")
+    expected = decode(G, frames).reshape(10, -1).astype(int)
+    got = np.array(browser_page.evaluate(
+        "([key, a, b]) => [...Array(10).keys()].map(i => ganLive.pixels(key, ganLive.slerp(a, b, i / 9)))",
+        [key, a.tolist(), b.tolist()]))
+    assert np.abs(got - expected).max() <= 1
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_one_drag_shows_many_pictures_before_python_hears_of_it(server, browser_page):
+    page = browser_page
+    _ready(page, server)
+    canvas = page.locator(CANVAS).first
+    thumb = page.locator("input[type=range][data-direction='0']")
+    box = thumb.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    seen = {canvas.evaluate(DIGEST)}
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(40):
+        page.mouse.move(x + 4 * (step + 1), y)
+        page.evaluate(NEXT_FRAME)
+        seen.add(canvas.evaluate(DIGEST))
+    assert page.get_by_text("releases: 0").is_visible()           # nothing reached Python while dragging
+    page.mouse.up()
+    page.get_by_text("releases: 1").wait_for(timeout=30_000)
+    wait_idle(page)
+    assert len(seen) >= 20, f"{len(seen)} distinct pictures in one drag of 40 moves"
+    reported = json.loads(page.locator("code").inner_text())
+    assert reported["amounts"][0] > 0.5
+    value = float(thumb.input_value())
+    assert math.isclose(reported["amounts"][0], value, abs_tol=1e-9)
+    # the rerun told the page the position it had reported: the slider stays where it was let go
+    page.evaluate(NEXT_FRAME)
+    assert float(thumb.input_value()) == value
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_rerun_does_not_resend_the_weights(server, browser_page):
+    page = browser_page
+    frames = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(len(f))))
+    _ready(page, server)
+    assert max(frames) > 1_500_000                       # the first drawing carried the weights
+    frames.clear()
+    seed = page.get_by_label("seed")
+    seed.fill("7")
+    seed.press("Enter")
+    page.wait_for_function("() => document.body.innerText.includes('releases: 0')")
+    wait_idle(page)
+    assert frames and max(frames) < 100_000, frames
+    # a page that lost them (more models than it keeps) asks, and gets them again
+    page.evaluate("() => ganLive.models.clear()")
+    seed.fill("8")
+    seed.press("Enter")
+    page.wait_for_function("() => ganLive.models.size === 1", timeout=30_000)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_walk_is_drawn_in_the_page_and_plays(server, browser_page):
+    page = browser_page
+    open_app(page, server + "/?mode=walk")
+    page.wait_for_selector(CANVAS, timeout=60_000)
+    canvases = page.locator(CANVAS)
+    assert canvases.count() == 2
+    before = canvases.nth(1).evaluate(DIGEST)
+    page.get_by_role("button", name="Play").click()
+    seen = set()
+    for _ in range(20):
+        page.evaluate(NEXT_FRAME)
+        seen.add(canvases.nth(1).evaluate(DIGEST))
+    page.get_by_role("button", name="Pause").click()
+    assert len(seen) >= 10
+    frame = page.get_by_label("Frame")
+    frame.focus()
+    page.keyboard.press("End")
+    page.get_by_text("frame: 10").wait_for(timeout=30_000)
+    assert canvases.nth(1).evaluate(DIGEST) != before
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_an_unsupported_architecture_draws_on_the_server_in_the_browser(server, browser_page):
+    page = browser_page
+    open_app(page, server + "/?mode=server")
+    assert page.locator(CANVAS).count() == 0
+    assert page.get_by_text("is drawn on the server").is_visible()
+    assert page.locator("[data-testid=stSlider]").count() == 8
+    assert page.locator("[data-testid=stImage] img").count() == 1
