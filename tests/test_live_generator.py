@@ -232,18 +232,20 @@ def test_one_drag_shows_many_pictures_before_python_hears_of_it(server, browser_
     thumb = page.locator("input[type=range][data-direction='0']")
     box = thumb.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    seen = {canvas.evaluate(DIGEST)}
+    seen, values = {canvas.evaluate(DIGEST)}, {thumb.input_value()}
     page.mouse.move(x, y)
     page.mouse.down()
-    for step in range(40):
-        page.mouse.move(x + 4 * (step + 1), y)
+    for step in range(40):   # 6 px a move: about two moves in three change the slider's value (0.1 in 9 px)
+        page.mouse.move(x + 6 * (step + 1), y)
         page.evaluate(NEXT_FRAME)
         seen.add(canvas.evaluate(DIGEST))
+        values.add(thumb.input_value())
     assert page.get_by_text("releases: 0").is_visible()           # nothing reached Python while dragging
     page.mouse.up()
     page.get_by_text("releases: 1").wait_for(timeout=30_000)
     wait_idle(page)
-    assert len(seen) >= 20, f"{len(seen)} distinct pictures in one drag of 40 moves"
+    # every value the slider took during the drag was drawn, each a picture of its own
+    assert len(values) >= 20 and len(seen) == len(values), f"{len(seen)} pictures for {len(values)} values"
     reported = json.loads(page.locator("code").inner_text())
     assert reported["amounts"][0] > 0.5
     value = float(thumb.input_value())
