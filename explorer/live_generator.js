@@ -15,8 +15,9 @@ const MAX_MODELS = 4;            // weights kept in the page (about 1.1 MB each 
 const MODELS = new Map();        // model key -> {latent, hidden, out, W1, b1, W2, b2, W3, b3}, oldest first
 const VIEWS = new WeakMap();     // parentElement -> that instance's state
 const EPS_ANGLE = 1e-4;          // gan_core.latent._EPS_ANGLE
-// Draw times (performance.now()) and the pointer-to-picture delays, for bench/live_drag.py and the tests.
-const stats = {draws: [], delays: [], keep: 2000};
+// When each picture was drawn (performance.now()), how long drawing it took, and the pointer-to-picture
+// delays, in ms: for bench/live_drag.py and the tests.
+const stats = {draws: [], work: [], delays: [], keep: 2000};
 
 // ---- the model --------------------------------------------------------------------------
 
@@ -190,12 +191,14 @@ function schedule(view) {
   requestAnimationFrame(() => {
     view.pending = false;
     if (!view.model) return;
+    const t0 = performance.now();
     view.draw();
     const now = performance.now();
     stats.draws.push(now);
+    stats.work.push(now - t0);
     if (view.lastMove !== null) stats.delays.push(now - view.lastMove);
     view.lastMove = null;
-    for (const a of [stats.draws, stats.delays]) if (a.length > stats.keep) a.splice(0, a.length - stats.keep);
+    for (const a of [stats.draws, stats.delays, stats.work]) if (a.length > stats.keep) a.splice(0, a.length - stats.keep);
   });
 }
 
