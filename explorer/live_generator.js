@@ -141,14 +141,14 @@ function canvasFor(side, label) {
   return c;
 }
 
-function paint(ctx, image, side, pixels, x0 = 0) {
-  // grey pixels into an ImageData (RGBA), then onto the canvas at (x0, 0)
+function paint(ctx, image, side, pixels, x0 = 0, y0 = 0) {
+  // grey pixels into an ImageData (RGBA), then onto the canvas at (x0, y0)
   const d = image.data;
   for (let j = 0, p = 0; j < side * side; j++, p += 4) {
     const v = pixels[j];
     d[p] = v; d[p + 1] = v; d[p + 2] = v; d[p + 3] = 255;
   }
-  ctx.putImageData(image, x0, 0);
+  ctx.putImageData(image, x0, y0);
 }
 
 // Whole-number enlargement that fits the width, at most `most` (pixels stay crisp squares).
@@ -426,7 +426,110 @@ function buildWalk(view, data, report) {
   return true;
 }
 
-const BUILDERS = {latent: buildLatent, walk: buildWalk};
+// -- the latent map: a grid of G's pictures over the plane through three z; hovering anywhere shows the
+//    picture of that very point (between cells too), a click or Enter makes a cell the page's z --
+
+// gan_core.latent_map.plane_z at any (u, v) in [0, 1]^2: u left to right, v top to bottom
+function planeZ(P, u, v) {
+  const f = P.mode;
+  return between(f, between(f, P.a, P.c, v), between(f, P.b, P.d, v), u);
+}
+
+function buildPlane(view, data, report) {
+  const T = data.text, side = data.image_size, box = view.box, pad = data.pad;
+  const rows = data.rows, cols = data.cols;
+  box.replaceChildren();
+  box.classList.add("plane");
+  const map = canvasFor(1, T.map);
+  map.width = cols * (side + pad) + pad; map.height = rows * (side + pad) + pad;
+  map.tabIndex = 0;
+  const cursor = el("div", "cursor");
+  const mapBox = el("div", "map");
+  mapBox.append(map, cursor);
+  const preview = canvasFor(side, T.preview);
+  const caption = el("div", "caption");
+  const right = el("div", "preview");
+  right.append(preview, caption);
+  box.append(mapBox, right);
+  const mctx = map.getContext("2d"), pctx = preview.getContext("2d");
+  if (!mctx || !pctx) return false;
+  const cellImage = mctx.createImageData(side, side), image = pctx.createImageData(side, side);
+  const s = {P: null, pos: null, u: 0, v: 0, cell: null, focus: 0};
+  view.s = s;
+  const at = (cell) => [cell % cols, Math.floor(cell / cols)];
+  const cellUV = (cell) => { const [j, i] = at(cell); return [frameT(j, cols), frameT(i, rows)]; };
+  const scale = () => map.clientWidth / map.width;
+  const place = (cell) => {   // the outline around a cell, in CSS pixels
+    if (cell === null) { cursor.hidden = true; return; }
+    const [j, i] = at(cell), k = scale();
+    Object.assign(cursor.style, {left: `${(pad + j * (side + pad)) * k - 2}px`, top: `${(pad + i * (side + pad)) * k - 2}px`,
+                                 width: `${side * k}px`, height: `${side * k}px`});
+    cursor.hidden = false;
+  };
+  view.draw = () => {
+    if (!s.P) return;
+    paint(pctx, image, side, toPixels(forward(view.model, planeZ(s.P, s.u, s.v)), view.px));
+  };
+  const drawMap = () => {
+    mctx.fillStyle = "#000";
+    mctx.fillRect(0, 0, map.width, map.height);
+    for (let cell = 0; cell < rows * cols; cell++) {
+      const [j, i] = at(cell), [u, v] = cellUV(cell);
+      paint(mctx, cellImage, side, toPixels(forward(view.model, planeZ(s.P, u, v))), pad + j * (side + pad),
+            pad + i * (side + pad));
+    }
+  };
+  view.fit = () => {
+    const w = box.clientWidth;
+    fitScale(map, w - 16 - 4 * side, data.scale);   // the map first, leaving the preview at least 4x
+    fitScale(preview, w - 16 - map.clientWidth, data.preview_scale);
+    place(s.cell);
+  };
+  view.posKey = (pos) => JSON.stringify([pos.a, pos.b, pos.c, pos.mode, pos.cell]);
+  view.setPosition = (pos) => {
+    const a = Float64Array.from(pos.a), b = Float64Array.from(pos.b), c = Float64Array.from(pos.c);
+    const d = new Float64Array(a.length);
+    for (let i = 0; i < a.length; i++) d[i] = Math.fround(c[i] + Math.fround(b[i] - a[i]));   // D = C + (B - A)
+    s.P = {a, b, c, d, mode: pos.mode};
+    s.pos = pos;
+    s.cell = pos.cell;
+    if (s.cell !== null) s.focus = s.cell;
+    [s.u, s.v] = cellUV(s.focus);
+    place(s.cell);
+    if (view.model) { drawMap(); view.draw(); }
+  };
+  view.setCaption = (text) => { caption.textContent = text; };
+  // the pointer's (u, v): the centres of the corner cells are the plane's corners
+  const uv = (e) => {
+    const r = map.getBoundingClientRect(), k = r.width / map.width;
+    const x = (e.clientX - r.left) / k - pad - side / 2, y = (e.clientY - r.top) / k - pad - side / 2;
+    const clamp = q => Math.min(1, Math.max(0, q));
+    return [clamp(x / ((cols - 1) * (side + pad))), clamp(y / ((rows - 1) * (side + pad)))];
+  };
+  map.addEventListener("pointermove", (e) => { [s.u, s.v] = uv(e); schedule(view); });
+  map.addEventListener("pointerleave", () => { [s.u, s.v] = cellUV(s.focus); schedule(view); });
+  const pick = (cell) => { s.cell = s.focus = cell; place(cell); view.reported = view.posKey({...s.pos, cell});
+                           report({cell}); };
+  map.addEventListener("click", (e) => {
+    const [u, v] = uv(e);
+    pick(Math.round(v * (rows - 1)) * cols + Math.round(u * (cols - 1)));
+  });
+  map.addEventListener("keydown", (e) => {
+    const [j, i] = at(s.focus);
+    const moves = {ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1]};
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(s.focus); return; }
+    if (!(e.key in moves)) return;
+    e.preventDefault();
+    const jj = Math.min(cols - 1, Math.max(0, j + moves[e.key][0])), ii = Math.min(rows - 1, Math.max(0, i + moves[e.key][1]));
+    s.focus = ii * cols + jj;
+    [s.u, s.v] = cellUV(s.focus);
+    map.setAttribute("aria-label", fmt(T.cell, {row: ii + 1, col: jj + 1}));
+    schedule(view);
+  });
+  return true;
+}
+
+const BUILDERS = {latent: buildLatent, walk: buildWalk, plane: buildPlane};
 
 export default function (component) {
   const {data, parentElement, setStateValue, setTriggerValue} = component;
@@ -447,7 +550,7 @@ export default function (component) {
 
   // A new layout (mode, model shape, directions, texts) rebuilds; anything else updates in place.
   const build = JSON.stringify([data.mode, data.shape, data.directions, data.labels, data.helps, data.text,
-                                data.frames, data.scores, data.scale]);
+                                data.frames, data.scores, data.scale, data.rows, data.cols]);
   let fresh = false;
   if (build !== view.build) {
     if (view.stop) view.stop();

@@ -49,6 +49,8 @@ G_KEYS = ("0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias")   # 
 SCALE = 12                    # the picture at up to 336 px, as the Latent page's server picture
 STRIP_SCALE = 2               # strips' frames at 56 px, as on the server page
 WALK_SCALE = 8                # the Interpolate page's frames at up to 224 px
+MAP_SCALE = 2                 # the latent map's cells at 56 px, as on the server page
+MAP_PAD = 1                   # black pixels between the map's cells
 TWO_COLUMNS_PX = 640          # picture beside the sliders from this width, above them below it
 PERIOD_MS = 2000              # Play: A to B in 2 s, then back
 LIMIT = 1e3                   # no z coordinate from the page beyond this (z ~ N(0, 1): a bug or a forgery)
@@ -189,4 +191,35 @@ def walk(G: nn.Module, config: GANConfig, model_key: str, a: torch.Tensor, b: to
                  "caption": t("{mode}, frame {frame}/{frames}", mode="{mode}", frame="{frame}", frames="{frames}")},
     }
     _mount(data, key, on_change or (lambda position: None), check)
+    return True
+
+
+def plane(G: nn.Module, config: GANConfig, model_key: str, corners: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+          rows: int, cols: int, mode: str, *, cell: int | None, caption: str = "",
+          on_change: Callable[[dict], None], key: str = "live.plane") -> bool:
+    """The latent map (gan_core.latent_plane's grid through corners A, B, C) drawn in the page, beside a large
+    picture of the point under the pointer: any point of the plane, between the cells too.
+
+    A click (or Enter on a cell chosen with the arrow keys) gives on_change {"cell": index}, row by row,
+    the index into latent_plane's z reshaped to (rows * cols, latent). False where G cannot run in the page.
+    """
+    if not live(config):
+        return False
+    if mode not in ("lerp", "slerp"):
+        raise ValueError(f"mode must be lerp or slerp, got {mode!r}")
+
+    def check(v: object) -> dict | None:
+        c = v.get("cell") if isinstance(v, dict) else None
+        return {"cell": c} if isinstance(c, int) and not isinstance(c, bool) and 0 <= c < rows * cols else None
+
+    a, b, c = (z.reshape(-1).to(torch.float32).tolist() for z in corners)
+    data = _model_data(G, config, model_key) | {
+        "mode": "plane", "rows": int(rows), "cols": int(cols), "pad": MAP_PAD, "scale": MAP_SCALE,
+        "preview_scale": WALK_SCALE, "caption": caption,
+        "position": {"a": a, "b": b, "c": c, "mode": mode, "cell": cell},
+        "text": {"map": t("Map: a plane through three z"),
+                 "preview": t("G(z) at the point under the pointer"),
+                 "cell": t("Row {row}, column {col}", row="{row}", col="{col}")},
+    }
+    _mount(data, key, on_change, check)
     return True

@@ -1,7 +1,7 @@
 """A page that shows explorer.live_generator alone, for tests/test_live_generator.py and bench/live_drag.py.
 
-    streamlit run tests/live_page.py        # ?mode=latent (default), walk, or server (an architecture
-                                            # the page cannot run, so the server path draws)
+    streamlit run tests/live_page.py        # ?mode=latent (default), walk, plane (the latent map), or
+                                            # server (an architecture the page cannot run: the server path)
 
 The model is checkpoints/book.pt unless GAN_EXPLORER_LIVE_CHECKPOINT names another. What the page
 reports on release is written under the component (releases, the base z, D's verdict), so a test
@@ -21,7 +21,8 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from gan_core import d_scores, decode, interpolate, load_checkpoint, png_bytes, upscale, z_from_seed  # noqa: E402
+from gan_core import (d_scores, decode, interpolate, load_checkpoint, png_bytes, upscale,  # noqa: E402
+                      z_from_seed)
 from explorer import latent_tools  # noqa: E402
 from explorer import live_generator as live  # noqa: E402
 
@@ -93,6 +94,13 @@ if mode in ("latent", "server"):
     st.markdown(verdict)
     st.code(json.dumps({"base": st.session_state["t.base"], "amounts": st.session_state["t.amounts"]}),
             language="json")
+elif mode == "plane":
+    st.session_state.setdefault("t.cell", None)
+    corners = tuple(z_from_seed(s, 1, dim)[0] for s in (1, 2, 3))
+    live.plane(G, config, key, corners, 9, 9, st.query_params.get("interp", "slerp"), cell=st.session_state["t.cell"],
+               on_change=released)
+    st.markdown(f"releases: {st.session_state['t.releases']}")
+    st.markdown(f"cell: {st.session_state['t.cell']}")
 else:
     a, b = z_from_seed(1, 1, dim)[0], z_from_seed(2, 1, dim)[0]
     n = 10

@@ -26,6 +26,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import live_generator as live
 from gan_core import GANConfig, decode, interpolate, lerp, load_checkpoint, slerp, z_from_seed
+from gan_core.latent_map import plane_z
 from helpers import ROOT, chromium, open_app, streamlit_server, wait_idle
 
 PAGE = ROOT / "tests" / "live_page.py"
@@ -168,6 +169,8 @@ CANVAS = "canvas[role=img]"
 DIGEST = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let h = 0; for (let i = 0; i < d.length; i += 4) h = (Math.imul(h, 31) + d[i]) | 0; return h; }"""
 NEXT_FRAME = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+PIXELS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const out = []; for (let i = 0; i < d.length; i += 4) out.push(d[i]); return out; }"""
 
 
 @pytest.fixture(scope="module")
@@ -309,3 +312,37 @@ def test_an_unsupported_architecture_draws_on_the_server_in_the_browser(server, 
     assert page.get_by_text("is drawn on the server").is_visible()
     assert page.locator("[data-testid=stSlider]").count() == 8
     assert page.locator("[data-testid=stImage] img").count() == 1
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["slerp", "lerp"])
+def test_hovering_the_map_shows_each_point_of_the_plane(server, browser_page, book, mode):
+    G, _ = book
+    page = browser_page
+    open_app(page, f"{server}/?mode=plane&interp={mode}")
+    page.wait_for_selector(CANVAS, timeout=60_000)
+    grid, preview = page.locator(CANVAS).nth(0), page.locator(CANVAS).nth(1)
+    corners = [z_from_seed(s)[0] for s in (1, 2, 3)]
+    expected = decode(G, plane_z(*corners, rows=9, cols=9, mode=mode).reshape(81, -1)).reshape(81, -1).astype(int)
+    box = grid.bounding_box()
+
+    def centre(i: float, j: float) -> tuple[float, float]:
+        """Where cell (i, j)'s centre is on the screen: 9 cells of 28 px, 1 px around each, 262 px in all."""
+        return box["x"] + box["width"] * (1 + j * 29 + 14) / 262, box["y"] + box["height"] * (1 + i * 29 + 14) / 262
+
+    def hover(i: float, j: float) -> np.ndarray:
+        page.mouse.move(*centre(i, j))
+        page.evaluate(NEXT_FRAME)
+        return np.array(preview.evaluate(PIXELS))
+
+    for i, j in ((0, 0), (0, 8), (8, 0), (8, 8), (4, 4), (2, 7)):
+        assert np.abs(hover(i, j) - expected[i * 9 + j]).max() <= 1, (i, j)
+    between = hover(4, 4.5)                    # half way between two cells: a picture of its own
+    assert np.abs(between - expected[4 * 9 + 4]).max() > 1 and np.abs(between - expected[4 * 9 + 5]).max() > 1
+    page.mouse.click(*centre(2, 7))
+    page.get_by_text("cell: 25").wait_for(timeout=30_000)   # row 3, column 8
+    grid.focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.get_by_text("cell: 34").wait_for(timeout=30_000)
