@@ -14,6 +14,8 @@
 const MAX_MODELS = 4;            // weights kept in the page (about 1.1 MB each for the book's G)
 const MODELS = new Map();        // model key -> {latent, hidden, out, W1, b1, W2, b2, W3, b3}, oldest first
 const VIEWS = new WeakMap();     // parentElement -> that instance's state
+const ALL = new Set();           // every instance on the page: one that arrives with weights wakes the others
+const ASK_AFTER_MS = 500;        // an instance without weights waits this long for another to bring them
 const EPS_ANGLE = 1e-4;          // gan_core.latent._EPS_ANGLE
 // When each picture was drawn (performance.now()), how long drawing it took, and the pointer-to-picture
 // delays, in ms: for bench/live_drag.py and the tests.
@@ -174,8 +176,7 @@ function el(tag, cls, text) {
 // ---- one instance -----------------------------------------------------------------------
 
 function newView(root) {
-  const view = {root, box: el("div", "live"), pending: false, lastMove: null, model: null, key: null, data: null,
-                build: null};
+  const view = {root, box: el("div", "live"), pending: false, lastMove: null, model: null, key: null, build: null};
   root.appendChild(view.box);
   // pointer-to-picture delay: the first pointer event since the last picture starts the clock
   view.box.addEventListener("pointermove", e => { if (view.lastMove === null) view.lastMove = e.timeStamp; },
@@ -542,8 +543,14 @@ export default function (component) {
   }
   const model = MODELS.get(data.model) || null;
   if (!model) {
-    // Python believed this page had the weights (a reload, or more models than it keeps): ask once more
-    if (view.asked !== data.model) { view.asked = data.model; setTriggerValue("need_weights", data.model); }
+    // Python sends a model's weights to one instance once: another instance of this run may be bringing
+    // them. If none has after a moment (a page that dropped them: more models than it keeps), ask again.
+    setTimeout(() => {
+      if (!MODELS.has(data.model) && view.key === data.model && view.asked !== data.model) {
+        view.asked = data.model;
+        setTriggerValue("need_weights", data.model);
+      }
+    }, ASK_AFTER_MS);
   } else {
     remember(data.model, model);   // most recently used
   }
@@ -561,13 +568,13 @@ export default function (component) {
     view.position = null;
     fresh = true;
   }
-  view.data = data;
   const modelChanged = view.key !== data.model || view.model !== model;
   view.model = model;
   view.key = data.model;
   view.px = model ? new Uint8ClampedArray(model.out) : null;
   // Python's position: applied when Python changed it (a seed, a steering walk, a map click), not when
   // it only echoes what the sliders reported, so a drag in progress is never pulled back.
+  view.positionJSON = JSON.stringify(data.position);
   const position = view.posKey(data.position);
   if (fresh || modelChanged || (position !== view.position && position !== view.reported)) {
     view.setPosition(data.position);
@@ -575,5 +582,16 @@ export default function (component) {
   view.position = position;
   view.setCaption(data.caption || "");
   if (view.fit) view.fit();
-  return () => { if (view.stop) view.stop(); VIEWS.delete(parentElement); };
+  ALL.add(view);
+  if (data.weights) {
+    for (const other of ALL) if (other !== view && other.key === data.model && !other.model) wake(other, model);
+  }
+  return () => { if (view.stop) view.stop(); VIEWS.delete(parentElement); ALL.delete(view); };
+}
+
+// Weights arrived with another instance: draw this one with them.
+function wake(view, model) {
+  view.model = model;
+  view.px = new Uint8ClampedArray(model.out);
+  view.setPosition(JSON.parse(view.positionJSON));
 }

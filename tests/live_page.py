@@ -1,6 +1,7 @@
 """A page that shows explorer.live_generator alone, for tests/test_live_generator.py and bench/live_drag.py.
 
-    streamlit run tests/live_page.py        # ?mode=latent (default), walk, plane (the latent map), or
+    streamlit run tests/live_page.py        # ?mode=latent (default), walk, plane (the latent map), both
+                                            # (latent and plane, as the Latent page would have them), or
                                             # server (an architecture the page cannot run: the server path)
 
 The model is checkpoints/book.pt unless GAN_EXPLORER_LIVE_CHECKPOINT names another. What the page
@@ -74,7 +75,7 @@ def seed_changed() -> None:
     st.session_state["t.amounts"] = [0.0] * k
 
 
-if mode in ("latent", "server"):
+if mode in ("latent", "server", "both"):
     st.number_input("seed", 0, 10_000, 0, key="t.seed", on_change=seed_changed)
     z = latent_tools.compose(st.session_state["t.base"], st.session_state["t.amounts"], dirs)
     image = decode(G, z[None], config.image_size)
@@ -90,6 +91,9 @@ if mode in ("latent", "server"):
         amounts = [st.session_state[f"t.s{i}"] for i in range(k)]
         z = latent_tools.compose(st.session_state["t.base"], amounts, dirs)
         st.image(png_bytes(upscale(decode(G, z[None], config.image_size)[0], 8)), caption="server picture")
+    if mode == "both":
+        live.plane(G, config, key, tuple(z_from_seed(s, 1, dim)[0] for s in (1, 2, 3)), 9, 9, "slerp", cell=None,
+                   on_change=released)
     st.markdown(f"releases: {st.session_state['t.releases']}")
     st.markdown(verdict)
     st.code(json.dumps({"base": st.session_state["t.base"], "amounts": st.session_state["t.amounts"]}),

@@ -346,3 +346,20 @@ def test_hovering_the_map_shows_each_point_of_the_plane(server, browser_page, bo
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     page.get_by_text("cell: 34").wait_for(timeout=30_000)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_two_components_on_one_page_share_one_copy_of_the_weights(server, browser_page):
+    page = browser_page
+    frames = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(len(f))))
+    open_app(page, server + "/?mode=both")
+    page.wait_for_function("() => window.ganLive && ganLive.models.size === 1", timeout=60_000)
+    canvases = page.locator(CANVAS)
+    page.wait_for_timeout(1500)            # longer than an instance waits before asking for weights again
+    wait_idle(page)
+    assert sum(f > 1_000_000 for f in frames) == 1, sorted(frames)[-3:]
+    assert canvases.count() == 1 + 8 + 2   # the picture, 8 strips, the map and its preview
+    lit = [max(c.evaluate(PIXELS)) for c in canvases.all()]
+    assert min(lit) > 0, lit               # every one drawn (a canvas never drawn on is all 0)
