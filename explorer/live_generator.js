@@ -160,6 +160,12 @@ function fitScale(c, width, most) {
   c.style.height = `${c.height * s}px`;
 }
 
+// The largest enlargement allowed: data.scale, and no taller than data.picture_vh of the window (a projector).
+function mostScale(data, side) {
+  if (!data.picture_vh) return data.scale;
+  return Math.max(1, Math.min(data.scale, Math.floor(window.innerHeight * data.picture_vh / 100 / side)));
+}
+
 function fmt(template, fields) {
   return template.replace(/\{(\w+)\}/g, (all, k) => (k in fields ? String(fields[k]) : all));
 }
@@ -297,7 +303,8 @@ function buildLatent(view, data, report) {
     const w = box.clientWidth;
     const wide = w >= data.two_columns_px;
     box.classList.toggle("wide", wide);
-    fitScale(canvas, wide ? w / 2 - 16 : w, data.scale);
+    box.style.gridTemplateColumns = wide ? `${data.columns[0]}fr ${data.columns[1]}fr` : "";
+    fitScale(canvas, wide ? left.clientWidth : w, mostScale(data, side));
     for (const st of strips) fitScale(st, right.clientWidth || w, data.strip_scale);
   };
   view.posKey = (pos) => JSON.stringify([pos.base, pos.amounts]);
@@ -387,7 +394,7 @@ function buildWalk(view, data, report) {
   };
   view.fit = () => {
     const w = box.clientWidth;
-    for (const mode in canvases) fitScale(canvases[mode], w / 2 - 16, data.scale);
+    for (const mode in canvases) fitScale(canvases[mode], w / 2 - 16, mostScale(data, side));
   };
   view.posKey = (pos) => JSON.stringify([pos.a, pos.b, pos.frame]);
   view.setPosition = (pos) => {
@@ -557,7 +564,8 @@ export default function (component) {
 
   // A new layout (mode, model shape, directions, texts) rebuilds; anything else updates in place.
   const build = JSON.stringify([data.mode, data.shape, data.directions, data.labels, data.helps, data.text,
-                                data.frames, data.scores, data.scale, data.rows, data.cols]);
+                                data.frames, data.scores, data.scale, data.picture_vh, data.columns, data.rows,
+                                data.cols]);
   let fresh = false;
   if (build !== view.build) {
     if (view.stop) view.stop();

@@ -53,19 +53,32 @@ MAP_SCALE = 2                 # the latent map's cells at 56 px, as on the serve
 MAP_PAD = 1                   # black pixels between the map's cells
 TWO_COLUMNS_PX = 640          # picture beside the sliders from this width, above them below it
 PERIOD_MS = 2000              # Play: A to B in 2 s, then back
+# 4 MB of float32 (5.3 MB of base64) at most, once per model per page: ten times the book's G. A valid
+# checkpoint may be far wider (hidden_dim up to 16,384: a gigabyte), and is drawn on the server.
+MAX_WEIGHTS = 1_000_000
 LIMIT = 1e3                   # no z coordinate from the page beyond this (z ~ N(0, 1): a bug or a forgery)
 
 
 def supports(config: GANConfig) -> bool:
-    """Whether this generator can run in the page: the book's MLP can; any other architecture is drawn on the server."""
-    return getattr(config, "arch", "mlp") == "mlp"
+    """Whether this generator can run in the page: the book's MLP can, up to MAX_WEIGHTS weights; any other
+    architecture (a DCGAN's convolutions) is drawn on the server."""
+    return getattr(config, "arch", "mlp") == "mlp" and weight_count(config) <= MAX_WEIGHTS
+
+
+def weight_count(config: GANConfig) -> int:
+    """G's weights and biases: (latent + 1) hidden + (hidden + 1) hidden + (hidden + 1) image_dim."""
+    h = config.hidden_dim
+    return (config.latent_dim + 1) * h + (h + 1) * h + (h + 1) * config.image_dim
 
 
 def server_note(config: GANConfig) -> str:
     """One line saying why the pictures are drawn on the server (after live() said no)."""
-    if not supports(config):
+    if getattr(config, "arch", "mlp") != "mlp":
         return t("This generator ({arch}) is drawn on the server: its picture changes when you let go of a slider.",
                  arch=plain(str(getattr(config, "arch", "?")), 40))
+    if not supports(config):
+        return t("This generator has {n:,} weights, too many to send to the browser: its picture is drawn on the "
+                 "server and changes when you let go of a slider.", n=weight_count(config))
     return t("This browser cannot draw G's pictures itself ({why}): they are drawn on the server when you let go "
              "of a slider.", why=plain(str(st.session_state.get(OFF)), 200))
 
@@ -131,6 +144,7 @@ def _mount(data: dict, key: str, on_position: Callable[[dict], None], check: Cal
 def latent_explorer(G: nn.Module, config: GANConfig, model_key: str, *, base: list[float], amounts: list[float],
                     directions: torch.Tensor | None, labels: list[str], helps: list[str | None] | None = None,
                     caption: str = "", on_change: Callable[[dict], None], raw_open: bool = False,
+                    scale: int = SCALE, picture_vh: float | None = None, columns: tuple[int, int] = (1, 1),
                     key: str = "live.latent") -> bool:
     """The picture G(z), the direction sliders with their strips and z's own sliders, all drawn in the page.
 
@@ -138,6 +152,9 @@ def latent_explorer(G: nn.Module, config: GANConfig, model_key: str, *, base: li
     gets {"base": [...], "amounts": [...]} (checked: right lengths, finite numbers) before the script
     reruns, as a widget callback. Returns False, drawing nothing, where G cannot run in the page
     (live() says no): the caller draws its server path instead.
+    Layout: the picture beside the sliders (width shared as `columns`) from TWO_COLUMNS_PX, above them
+    below it; enlarged by the largest whole number up to `scale` that fits its column and, with
+    picture_vh (a projector), keeps it within that share of the window's height.
     """
     if not live(config):
         return False
@@ -156,7 +173,8 @@ def latent_explorer(G: nn.Module, config: GANConfig, model_key: str, *, base: li
         "directions": [] if directions is None else directions.to(torch.float32).tolist(),
         "labels": list(labels), "helps": list(helps) if helps else None, "caption": caption,
         "span": 3.0, "step": 0.1, "strip_frames": 7, "raw_range": 3.0, "raw_step": 0.05, "raw_max": 128,
-        "raw_open": raw_open, "scale": SCALE, "strip_scale": STRIP_SCALE, "two_columns_px": TWO_COLUMNS_PX,
+        "raw_open": raw_open, "scale": int(scale), "picture_vh": picture_vh, "columns": list(columns),
+        "strip_scale": STRIP_SCALE, "two_columns_px": TWO_COLUMNS_PX,
         "text": {"picture": t("G(z): the generator's picture of this z"),
                  "strip": t("{label}: the starting picture moved from −3 to +3", label="{label}"),
                  "raw_title": t("All {dim} numbers of z", dim=dim),
@@ -168,7 +186,7 @@ def latent_explorer(G: nn.Module, config: GANConfig, model_key: str, *, base: li
 
 def walk(G: nn.Module, config: GANConfig, model_key: str, a: torch.Tensor, b: torch.Tensor, frames: int, *,
          frame: int, scores: dict[str, list[float]] | None = None, on_change: Callable[[dict], None] | None = None,
-         key: str = "live.walk") -> bool:
+         scale: int = WALK_SCALE, picture_vh: float | None = None, key: str = "live.walk") -> bool:
     """Both walks from a to b (lerp and slerp, as gan_core.interpolate makes them), drawn in the page.
 
     A frame slider (1..frames) shows frame i of each; Play runs t from 0 to 1 and back continuously.
@@ -183,7 +201,7 @@ def walk(G: nn.Module, config: GANConfig, model_key: str, a: torch.Tensor, b: to
         return {"frame": f} if isinstance(f, int) and not isinstance(f, bool) and 1 <= f <= frames else None
 
     data = _model_data(G, config, model_key) | {
-        "mode": "walk", "frames": int(frames), "scale": WALK_SCALE, "period_ms": PERIOD_MS,
+        "mode": "walk", "frames": int(frames), "scale": int(scale), "picture_vh": picture_vh, "period_ms": PERIOD_MS,
         "position": {"a": a.reshape(-1).tolist(), "b": b.reshape(-1).tolist(), "frame": int(frame)},
         "scores": None if scores is None else {m: [float(x) for x in s] for m, s in scores.items()},
         "text": {"modes": {"lerp": t("Linear (lerp)"), "slerp": t("Spherical (slerp)")}, "frame": t("Frame"),

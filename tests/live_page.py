@@ -54,6 +54,8 @@ st.set_page_config(page_title="live generator", layout="wide")
 G, D, config = model(CHECKPOINT)
 key = latent_tools.model_key(G)
 mode = st.query_params.get("mode", "latent")
+# ?present=1: the layout presenter mode asks for (explorer/presenter.py: the picture at 62% of the screen's height)
+PRESENTER = dict(scale=20, picture_vh=62, columns=(3, 2)) if st.query_params.get("present") == "1" else {}
 if mode == "server":
     config = OtherArch(config.latent_dim, config.hidden_dim, config.image_size)
 dim = config.latent_dim
@@ -83,7 +85,7 @@ if mode in ("latent", "server", "both"):
     drawn = live.latent_explorer(G, config, key, base=st.session_state["t.base"],
                                  amounts=st.session_state["t.amounts"], directions=dirs.vectors,
                                  labels=[f"Direction {i + 1}" for i in range(k)], caption=verdict,
-                                 on_change=released)
+                                 on_change=released, **PRESENTER)
     if not drawn:   # the server path: Streamlit's sliders, a picture per release
         st.caption(live.server_note(config))
         for i in range(k):

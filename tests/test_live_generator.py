@@ -52,6 +52,14 @@ def test_supports_the_mlp_and_not_another_architecture(book):
     assert not live.supports(Conv())
 
 
+def test_a_generator_too_big_to_send_is_drawn_on_the_server(book):
+    G, config = book
+    assert live.weight_count(config) == sum(p.numel() for p in G.parameters()) == 283_920
+    wide = GANConfig(hidden_dim=2048)
+    assert live.weight_count(wide) > live.MAX_WEIGHTS and not live.supports(wide)
+    assert "too many to send" in live.server_note(wide)
+
+
 def test_weights_travel_as_float32_in_state_dict_order(book):
     G, _ = book
     flat = np.frombuffer(base64.b64decode(live._weights_b64(G, "book")), dtype="<f4")
