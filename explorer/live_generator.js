@@ -187,7 +187,8 @@ function newView(root) {
   // pointer-to-picture delay: the first pointer event since the last picture starts the clock
   view.box.addEventListener("pointermove", e => { if (view.lastMove === null) view.lastMove = e.timeStamp; },
                             {capture: true, passive: true});
-  new ResizeObserver(() => view.fit && view.fit()).observe(view.box);
+  view.observer = new ResizeObserver(() => view.fit && view.fit());
+  view.observer.observe(view.box);
   return view;
 }
 
@@ -594,7 +595,7 @@ export default function (component) {
   if (data.weights) {
     for (const other of ALL) if (other !== view && other.key === data.model && !other.model) wake(other, model);
   }
-  return () => { if (view.stop) view.stop(); VIEWS.delete(parentElement); ALL.delete(view); };
+  return () => { if (view.stop) view.stop(); view.observer.disconnect(); VIEWS.delete(parentElement); ALL.delete(view); };
 }
 
 // Weights arrived with another instance: draw this one with them.

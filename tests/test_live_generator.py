@@ -136,6 +136,26 @@ def test_a_release_reaches_python_and_a_forged_one_does_not(page):
     assert re.search(r"D: ([0-9.]+)", _text(page)).group(1) == d_before
 
 
+@pytest.mark.parametrize("mode, good, bad", [
+    ("walk", {"frame": 10}, [{"frame": 11}, {"frame": 0}, {"frame": 2.5}, {"frame": True}, {}]),
+    ("plane", {"cell": 80}, [{"cell": 81}, {"cell": -1}, {"cell": "3"}, None]),
+])
+def test_the_walk_and_the_map_report_back_and_are_checked(mode, good, bad):
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(PAGE), default_timeout=90)
+    at.query_params["mode"] = mode
+    at.run()
+    assert not at.exception, at.exception
+    assert json.loads(_component(at).json)["mode"] == mode
+    for forged in bad:
+        _report(at, {"position": forged})
+        assert "releases: 0" in _text(at), forged
+    _report(at, {"position": good})
+    assert "releases: 1" in _text(at)
+    name, value = next(iter(good.items()))
+    assert f"{name}: {value}" in _text(at)
+
+
 def test_a_page_that_lost_the_weights_gets_them_again(page):
     page.run()
     assert json.loads(_component(page).json)["weights"] is None
