@@ -27,7 +27,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import live_generator as live
 from gan_core import GANConfig, decode, interpolate, lerp, load_checkpoint, slerp, z_from_seed
 from gan_core.latent_map import plane_z
-from helpers import ROOT, chromium, open_app, streamlit_server, wait_idle
+from helpers import ROOT, chromium, open_app, streamlit_server, wait_idle, wait_until
 
 PAGE = ROOT / "tests" / "live_page.py"
 BOOK = ROOT / "checkpoints" / "book.pt"
@@ -295,10 +295,11 @@ def test_a_rerun_does_not_resend_the_weights(server, browser_page):
     _ready(page, server)
     assert max(frames) > 1_500_000                       # the first drawing carried the weights
     frames.clear()
-    seed = page.get_by_label("seed")
+    seed, shown = page.get_by_label("seed"), page.locator("code")
+    before = shown.inner_text()
     seed.fill("7")
     seed.press("Enter")
-    page.wait_for_function("() => document.body.innerText.includes('releases: 0')")
+    wait_until(lambda: shown.inner_text() != before, "the page to show seed 7's z")
     wait_idle(page)
     assert frames and max(frames) < 100_000, frames
     # a page that lost them (more models than it keeps) asks, and gets them again
@@ -336,6 +337,7 @@ def test_the_walk_is_drawn_in_the_page_and_plays(server, browser_page):
 def test_an_unsupported_architecture_draws_on_the_server_in_the_browser(server, browser_page):
     page = browser_page
     open_app(page, server + "/?mode=server")
+    page.get_by_text("server picture").wait_for(timeout=60_000)   # the last element the page draws
     assert page.locator(CANVAS).count() == 0
     assert page.get_by_text("is drawn on the server").is_visible()
     assert page.locator("[data-testid=stSlider]").count() == 8
