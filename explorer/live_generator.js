@@ -355,9 +355,10 @@ function buildWalk(view, data, report) {
   const T = data.text, side = data.image_size, box = view.box;
   box.replaceChildren();
   box.classList.add("walk");
-  const panes = el("div", "panes");
+  const panes = el("div", "panes"), modes = data.modes;
+  panes.style.gridTemplateColumns = `repeat(${modes.length}, 1fr)`;
   const canvases = {}, captions = {}, ctxs = {}, images = {};
-  for (const mode of ["lerp", "slerp"]) {
+  for (const mode of modes) {
     const pane = el("figure", "pane");
     const c = canvasFor(side, T.modes[mode]);
     const cap = el("figcaption", "caption");
@@ -386,7 +387,7 @@ function buildWalk(view, data, report) {
   const tNow = () => (s.t !== null ? s.t : frameT(s.frame - 1, n()));
   view.draw = () => {
     const t = tNow();
-    for (const mode of ["lerp", "slerp"]) {
+    for (const mode of modes) {
       paint(ctxs[mode], images[mode], side, toPixels(forward(view.model, between(mode, s.a, s.b, t)), view.px));
       let text = fmt(T.caption, {mode: T.modes[mode], frame: s.frame, frames: n()});
       if (s.t === null && data.scores) text += ` · D = ${data.scores[mode][s.frame - 1].toFixed(2)}`;
@@ -395,7 +396,7 @@ function buildWalk(view, data, report) {
   };
   view.fit = () => {
     const w = box.clientWidth;
-    for (const mode in canvases) fitScale(canvases[mode], w / 2 - 16, mostScale(data, side));
+    for (const mode of modes) fitScale(canvases[mode], w / modes.length - 16, mostScale(data, side));
   };
   view.posKey = (pos) => JSON.stringify([pos.a, pos.b, pos.frame]);
   view.setPosition = (pos) => {
@@ -565,8 +566,8 @@ export default function (component) {
 
   // A new layout (mode, model shape, directions, texts) rebuilds; anything else updates in place.
   const build = JSON.stringify([data.mode, data.shape, data.directions, data.labels, data.helps, data.text,
-                                data.frames, data.scores, data.scale, data.picture_vh, data.columns, data.rows,
-                                data.cols]);
+                                data.frames, data.modes, data.scores, data.scale, data.picture_vh, data.columns,
+                                data.rows, data.cols]);
   let fresh = false;
   if (build !== view.build) {
     if (view.stop) view.stop();

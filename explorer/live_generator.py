@@ -186,8 +186,9 @@ def latent_explorer(G: nn.Module, config: GANConfig, model_key: str, *, base: li
 
 def walk(G: nn.Module, config: GANConfig, model_key: str, a: torch.Tensor, b: torch.Tensor, frames: int, *,
          frame: int, scores: dict[str, list[float]] | None = None, on_change: Callable[[dict], None] | None = None,
-         scale: int = WALK_SCALE, picture_vh: float | None = None, key: str = "live.walk") -> bool:
-    """Both walks from a to b (lerp and slerp, as gan_core.interpolate makes them), drawn in the page.
+         modes: tuple[str, ...] = ("lerp", "slerp"), scale: int = WALK_SCALE, picture_vh: float | None = None,
+         key: str = "live.walk") -> bool:
+    """The walks from a to b (lerp and slerp, as gan_core.interpolate makes them; `modes` picks), drawn in the page.
 
     A frame slider (1..frames) shows frame i of each; Play runs t from 0 to 1 and back continuously.
     scores: D's verdict on each frame, {"lerp": [...], "slerp": [...]}, shown beside the frame number.
@@ -195,15 +196,18 @@ def walk(G: nn.Module, config: GANConfig, model_key: str, a: torch.Tensor, b: to
     """
     if not live(config):
         return False
+    if not modes or any(m not in ("lerp", "slerp") for m in modes):
+        raise ValueError(f"modes must be lerp and/or slerp, got {modes!r}")
 
     def check(v: object) -> dict | None:
         f = v.get("frame") if isinstance(v, dict) else None
         return {"frame": f} if isinstance(f, int) and not isinstance(f, bool) and 1 <= f <= frames else None
 
     data = _model_data(G, config, model_key) | {
-        "mode": "walk", "frames": int(frames), "scale": int(scale), "picture_vh": picture_vh, "period_ms": PERIOD_MS,
+        "mode": "walk", "frames": int(frames), "modes": list(modes), "scale": int(scale), "picture_vh": picture_vh,
+        "period_ms": PERIOD_MS,
         "position": {"a": a.reshape(-1).tolist(), "b": b.reshape(-1).tolist(), "frame": int(frame)},
-        "scores": None if scores is None else {m: [float(x) for x in s] for m, s in scores.items()},
+        "scores": None if scores is None else {m: [float(x) for x in scores[m]] for m in modes},
         "text": {"modes": {"lerp": t("Linear (lerp)"), "slerp": t("Spherical (slerp)")}, "frame": t("Frame"),
                  "play": t("Play"), "pause": t("Pause"),
                  "caption": t("{mode}, frame {frame}/{frames}", mode="{mode}", frame="{frame}", frames="{frames}")},

@@ -113,6 +113,8 @@ else:
     st.session_state.setdefault("t.frame", n // 2 + 1)
     frames = {m: decode(G, interpolate(a, b, n, m), config.image_size) for m in ("lerp", "slerp")}
     scores = {m: d_scores(D, f).tolist() for m, f in frames.items()}
-    live.walk(G, config, key, a, b, n, frame=st.session_state["t.frame"], scores=scores, on_change=released)
+    modes = tuple(st.query_params.get("walks", "lerp,slerp").split(","))   # ?walks=slerp: one walk (a projector)
+    live.walk(G, config, key, a, b, n, frame=st.session_state["t.frame"], scores=scores, on_change=released,
+              modes=modes, **{k: v for k, v in PRESENTER.items() if k != "columns"})
     st.markdown(f"releases: {st.session_state['t.releases']}")
     st.markdown(f"frame: {st.session_state['t.frame']}")

@@ -330,6 +330,13 @@ def test_the_walk_is_drawn_in_the_page_and_plays(server, browser_page):
     page.keyboard.press("End")
     page.get_by_text("frame: 10").wait_for(timeout=30_000)
     assert canvases.nth(1).evaluate(DIGEST) != before
+    # on a projector: one walk, large (within 62% of the window's height)
+    open_app(page, server + "/?mode=walk&walks=slerp&present=1")
+    page.wait_for_selector(CANVAS, timeout=60_000)
+    assert page.locator(CANVAS).count() == 1
+    side = page.locator(CANVAS).bounding_box()["height"]
+    assert side % 28 == 0 and 0.5 * 900 < side <= 0.62 * 900
+    assert page.get_by_text("Spherical (slerp), frame 6/10").is_visible()   # a new session: the middle
 
 
 @pytest.mark.browser
