@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     log = Path(tempfile.mkdtemp(prefix="live-drag-")) / "server.log"
-    with streamlit_server({"GAN_EXPLORER_LIVE_CHECKPOINT": args.checkpoint}, log,
+    with streamlit_server({"GAN_EXPLORER_LIVE_CHECKPOINT": args.checkpoint, "GAN_EXPLORER_LIVE": "1"}, log,
                           script=ROOT / "tests" / "live_page.py") as url, chromium(1280, 900) as page:
         frames: list[int] = []
         page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(len(f))))

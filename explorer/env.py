@@ -9,6 +9,8 @@
     GAN_EXPLORER_THREADS      torch threads per training run (default 1)
     GAN_EXPLORER_DEVICE       device for training runs: cpu, cuda or auto (default auto: a GPU when there is one)
     GAN_EXPLORER_DISK_BUDGET_MB  MB a run's folder may hold before the run stops (default 500; 0: no limit)
+    GAN_EXPLORER_LIVE         1: G runs in the reader's browser where it can (explorer/live_generator.py); 0: every
+                              picture is drawn on the server, the reference path (default 1)
 """
 from __future__ import annotations
 
@@ -73,3 +75,7 @@ def training_device() -> str:
 
 def disk_budget_mb() -> int:
     return _int("GAN_EXPLORER_DISK_BUDGET_MB", DISK_BUDGET_MB, 0, 10_000_000)
+
+
+def live_generator() -> bool:
+    return _int("GAN_EXPLORER_LIVE", 1, 0, 1) == 1

@@ -31,6 +31,7 @@ from torch import nn
 
 from gan_core import GANConfig
 
+from . import env
 from .i18n import t
 from .plain import plain
 
@@ -71,8 +72,8 @@ def weight_count(config: GANConfig) -> int:
     return (config.latent_dim + 1) * h + (h + 1) * h + (h + 1) * config.image_dim
 
 
-def server_note(config: GANConfig) -> str:
-    """One line saying why the pictures are drawn on the server (after live() said no)."""
+def _why_not(config: GANConfig) -> str:
+    """Why G cannot run in this page, in one line: its architecture, its size, or the browser (it said why)."""
     if getattr(config, "arch", "mlp") != "mlp":
         return t("This generator ({arch}) is drawn on the server: its picture changes when you let go of a slider.",
                  arch=plain(str(getattr(config, "arch", "?")), 40))
@@ -84,8 +85,17 @@ def server_note(config: GANConfig) -> str:
 
 
 def live(config: GANConfig) -> bool:
-    """Whether this page may use the live component: the model can run in the page and the page can draw."""
-    return supports(config) and not st.session_state.get(OFF)
+    """Whether this page may use the live component: the server allows it (GAN_EXPLORER_LIVE), the model can
+    run in the page and the page can draw."""
+    return env.live_generator() and supports(config) and not st.session_state.get(OFF)
+
+
+def server_note(config: GANConfig) -> str | None:
+    """One line saying why the pictures are drawn on the server, or None where nobody needs telling: the
+    pictures move with the mouse, or the server was started with GAN_EXPLORER_LIVE=0 on purpose."""
+    if live(config) or not env.live_generator():
+        return None
+    return _why_not(config)
 
 
 @st.cache_resource(show_spinner=False, max_entries=MAX_MODELS * 2)

@@ -87,7 +87,8 @@ if mode in ("latent", "server", "both"):
                                  labels=[f"Direction {i + 1}" for i in range(k)], caption=verdict,
                                  on_change=released, **PRESENTER)
     if not drawn:   # the server path: Streamlit's sliders, a picture per release
-        st.caption(live.server_note(config))
+        if note := live.server_note(config):
+            st.caption(note)
         for i in range(k):
             st.slider(f"Direction {i + 1}", -3.0, 3.0, float(st.session_state["t.amounts"][i]), 0.1, key=f"t.s{i}")
         amounts = [st.session_state[f"t.s{i}"] for i in range(k)]

@@ -33,6 +33,12 @@ PAGE = ROOT / "tests" / "live_page.py"
 BOOK = ROOT / "checkpoints" / "book.pt"
 
 
+@pytest.fixture(autouse=True)
+def live_on(monkeypatch):
+    """The suite runs with GAN_EXPLORER_LIVE=0 (conftest.py): here G runs in the browser."""
+    monkeypatch.setenv("GAN_EXPLORER_LIVE", "1")
+
+
 @pytest.fixture(scope="module")
 def book():
     ck = load_checkpoint(str(BOOK))
@@ -58,6 +64,17 @@ def test_a_generator_too_big_to_send_is_drawn_on_the_server(book):
     wide = GANConfig(hidden_dim=2048)
     assert live.weight_count(wide) > live.MAX_WEIGHTS and not live.supports(wide)
     assert "too many to send" in live.server_note(wide)
+
+
+def test_a_server_started_with_live_0_draws_every_picture_on_the_server_without_a_word(monkeypatch):
+    monkeypatch.setenv("GAN_EXPLORER_LIVE", "0")
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(PAGE), default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.get("bidi_component") and len(at.get("slider")) == 8
+    assert not at.get("caption")   # the server's choice: nothing to explain to the reader
+    assert live.server_note(GANConfig()) is None
 
 
 def test_weights_travel_as_float32_in_state_dict_order(book):
@@ -204,7 +221,7 @@ PIXELS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.he
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("live") / "server.log"
-    with streamlit_server({}, log, script=PAGE) as url:
+    with streamlit_server({"GAN_EXPLORER_LIVE": "1"}, log, script=PAGE) as url:
         yield url
 
 
