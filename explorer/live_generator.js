@@ -317,6 +317,23 @@ function buildLatent(view, data, report) {
     if (view.model) { view.draw(); view.drawStrips(); }
   };
   view.setCaption = (text) => { caption.textContent = text; caption.classList.remove("stale"); };
+  // A walk through z (a steering path, (T, latent)) played once in the picture, slerp between its points
+  // as latent_tools.animation does, then the picture of the page's z again.
+  view.play = (path, ms) => {
+    if (view.stop) view.stop();
+    const points = path.map(p => Float64Array.from(p));
+    let id = null, t0 = null;
+    const tick = (now) => {
+      if (t0 === null) t0 = now;   // the first frame's own clock (a frame's time can precede performance.now())
+      const q = Math.min(1, (now - t0) / ms) * (points.length - 1), i = Math.min(points.length - 2, Math.floor(q));
+      const z = points.length > 1 ? slerp(points[i], points[i + 1], q - i) : points[0];
+      paint(ctx, image, side, toPixels(forward(view.model, z), view.px));
+      id = now - t0 < ms ? requestAnimationFrame(tick) : null;
+      if (id === null) { view.stop = null; view.draw(); }
+    };
+    view.stop = () => { if (id !== null) cancelAnimationFrame(id); id = null; view.stop = null; view.draw(); };
+    id = requestAnimationFrame(tick);
+  };
 
   const moved = (e) => {
     const t = e.target;
@@ -418,7 +435,7 @@ function buildWalk(view, data, report) {
     if (view.model) view.draw();
   };
   const tick = (start) => (now) => {
-    const phase = ((now - start) / data.period_ms) % 2;
+    const phase = (Math.max(0, now - start) / data.period_ms) % 2;   // a frame's time can precede start
     s.t = phase <= 1 ? phase : 2 - phase;
     s.frame = Math.round(s.t * (n() - 1)) + 1;
     input.value = s.frame;
@@ -592,6 +609,7 @@ export default function (component) {
   view.position = position;
   view.setCaption(data.caption || "");
   if (view.fit) view.fit();
+  if (data.play && view.model && view.played !== data.play.id) { view.played = data.play.id; view.play(data.play.path, data.play.ms); }
   ALL.add(view);
   if (data.weights) {
     for (const other of ALL) if (other !== view && other.key === data.model && !other.model) wake(other, model);

@@ -54,6 +54,7 @@ MAP_SCALE = 2                 # the latent map's cells at 56 px, as on the serve
 MAP_PAD = 1                   # black pixels between the map's cells
 TWO_COLUMNS_PX = 640          # picture beside the sliders from this width, above them below it
 PERIOD_MS = 2000              # Play: A to B in 2 s, then back
+PLAY_MS = 1500                # a steering walk plays in 1.5 s, as on the server page
 # 4 MB of float32 (5.3 MB of base64) at most, once per model per page: ten times the book's G. A valid
 # checkpoint may be far wider (hidden_dim up to 16,384: a gigabyte), and is drawn on the server.
 MAX_WEIGHTS = 1_000_000
@@ -155,13 +156,15 @@ def latent_explorer(G: nn.Module, config: GANConfig, model_key: str, *, base: li
                     directions: torch.Tensor | None, labels: list[str], helps: list[str | None] | None = None,
                     caption: str = "", on_change: Callable[[dict], None], raw_open: bool = False,
                     scale: int = SCALE, picture_vh: float | None = None, columns: tuple[int, int] = (1, 1),
-                    key: str = "live.latent") -> bool:
+                    play: tuple[int, torch.Tensor] | None = None, key: str = "live.latent") -> bool:
     """The picture G(z), the direction sliders with their strips and z's own sliders, all drawn in the page.
 
     z = base + sum_i amounts[i] directions[i] (explorer.latent_tools.compose). On release, on_change
     gets {"base": [...], "amounts": [...]} (checked: right lengths, finite numbers) before the script
     reruns, as a widget callback. Returns False, drawing nothing, where G cannot run in the page
     (live() says no): the caller draws its server path instead.
+    play: (an id, a path of z (T, latent)): the path plays once in the picture (PLAY_MS, slerp between its
+    points), once per id; a steering walk, say, whose end is the new base.
     Layout: the picture beside the sliders (width shared as `columns`) from TWO_COLUMNS_PX, above them
     below it; enlarged by the largest whole number up to `scale` that fits its column and, with
     picture_vh (a projector), keeps it within that share of the window's height.
@@ -185,6 +188,8 @@ def latent_explorer(G: nn.Module, config: GANConfig, model_key: str, *, base: li
         "span": 3.0, "step": 0.1, "strip_frames": 7, "raw_range": 3.0, "raw_step": 0.05, "raw_max": 128,
         "raw_open": raw_open, "scale": int(scale), "picture_vh": picture_vh, "columns": list(columns),
         "strip_scale": STRIP_SCALE, "two_columns_px": TWO_COLUMNS_PX,
+        "play": None if play is None else {"id": int(play[0]), "path": play[1].to(torch.float32).tolist(),
+                                           "ms": PLAY_MS},
         "text": {"picture": t("G(z): the generator's picture of this z"),
                  "strip": t("{label}: the starting picture moved from −3 to +3", label="{label}"),
                  "raw_title": t("All {dim} numbers of z", dim=dim),

@@ -82,10 +82,18 @@ if mode in ("latent", "server", "both"):
     z = latent_tools.compose(st.session_state["t.base"], st.session_state["t.amounts"], dirs)
     image = decode(G, z[None], config.image_size)
     verdict = f"D: {float(d_scores(D, image)[0]):.4f}"
+    play = None
+    if st.button("Walk to seed 5"):   # as steering does: the walk plays in the picture, its end is the new base
+        path = interpolate(z_from_seed(0, 1, dim)[0], z_from_seed(5, 1, dim)[0], 10, "slerp")
+        st.session_state["t.base"], st.session_state["t.amounts"] = path[-1].tolist(), [0.0] * k
+        st.session_state["t.walks"] = st.session_state.get("t.walks", 0) + 1
+        play = (st.session_state["t.walks"], path)
+        z = latent_tools.compose(st.session_state["t.base"], st.session_state["t.amounts"], dirs)
+        verdict = f"D: {float(d_scores(D, decode(G, z[None], config.image_size))[0]):.4f}"
     drawn = live.latent_explorer(G, config, key, base=st.session_state["t.base"],
                                  amounts=st.session_state["t.amounts"], directions=dirs.vectors,
                                  labels=[f"Direction {i + 1}" for i in range(k)], caption=verdict,
-                                 on_change=released, **PRESENTER)
+                                 on_change=released, play=play, **PRESENTER)
     if not drawn:   # the server path: Streamlit's sliders, a picture per release
         if note := live.server_note(config):
             st.caption(note)

@@ -16,6 +16,7 @@ import dataclasses
 import json
 import math
 import re
+import time
 
 import numpy as np
 import pytest
@@ -417,3 +418,23 @@ def test_two_components_on_one_page_share_one_copy_of_the_weights(server, browse
     assert canvases.count() == 1 + 8 + 2   # the picture, 8 strips, the map and its preview
     lit = [max(c.evaluate(PIXELS)) for c in canvases.all()]
     assert min(lit) > 0, lit               # every one drawn (a canvas never drawn on is all 0)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_walk_plays_in_the_picture_and_ends_at_the_new_base(server, browser_page, book):
+    G, _ = book
+    page = browser_page
+    _ready(page, server)
+    canvas = page.locator(CANVAS).first
+    start = canvas.evaluate(DIGEST)
+    page.get_by_role("button", name="Walk to seed 5").click()
+    seen, t0 = [], time.monotonic()
+    while time.monotonic() - t0 < 4:   # the walk takes 1.5 s once the rerun reaches the page
+        page.evaluate(NEXT_FRAME)
+        seen.append(canvas.evaluate(DIGEST))
+    walked = set(seen) - {start}
+    assert len(walked) >= 4, f"{len(walked)} pictures in the walk"   # 1.5 s at the display's rate, on a busy machine
+    assert seen[-1] == seen[-2]                                       # and then it stays
+    end = np.array(canvas.evaluate(PIXELS))
+    assert np.abs(end - decode(G, z_from_seed(5)).ravel().astype(int)).max() <= 1   # the walk's end: seed 5's picture
