@@ -23,6 +23,7 @@ import torch  # noqa: E402
 from explorer import charts, resources  # noqa: E402,F401  (charts: plotly imported before the freeze below)
 from explorer.env import EnvError  # noqa: E402
 from explorer.i18n import language_switch, remember_language, t  # noqa: E402
+from explorer.presenter import presenter_switch, remember_presenter, sidebar_state  # noqa: E402
 from explorer.plain import plain  # noqa: E402
 
 # The server decodes one z (or a few dozen) at a time: a second intra-op thread only adds
@@ -30,7 +31,9 @@ from explorer.plain import plain  # noqa: E402
 # Training happens in child processes, which set their own threads.
 torch.set_num_threads(1)
 
-st.set_page_config(page_title="GAN Explorer", page_icon=":material/checkroom:", layout="wide")
+remember_presenter()   # ?present=1, kept across pages as ?lang is (explorer/presenter.py); decides the sidebar's state
+st.set_page_config(page_title="GAN Explorer", page_icon=":material/checkroom:", layout="wide",
+                   initial_sidebar_state=sidebar_state())
 # Images are sent at whole-number enlargements; should the browser still rescale one (a narrow
 # window), keep G's pixels square rather than smoothed.
 st.html("<style>[data-testid=stImage] img {image-rendering: pixelated;}</style>")
@@ -47,6 +50,7 @@ except EnvError as e:
     st.stop()
 
 language_switch()
+presenter_switch()
 # Titles are translated; URL paths are not, so a link works in every language.
 lesson = st.Page("views/lesson.py", title=t("Lesson"), icon=":material/school:", url_path="lesson")
 
@@ -55,7 +59,8 @@ def _welcome() -> None:
     st.switch_page(lesson, query_params=st.query_params.to_dict())
 
 
-page = st.navigation([
+# The sidebar's pages, in order: one line a page.
+PAGES = [
     st.Page(_welcome, title="GAN Explorer", url_path="welcome", default=True, visibility="hidden"),
     lesson,
     st.Page("views/latent.py", title=t("Latent space"), icon=":material/tune:", url_path="latent"),
@@ -64,7 +69,9 @@ page = st.navigation([
     st.Page("views/project.py", title=t("Project an image"), icon=":material/center_focus_strong:", url_path="project"),
     st.Page("views/timeline.py", title=t("Timeline"), icon=":material/timeline:", url_path="timeline"),
     st.Page("views/quality.py", title=t("Quality"), icon=":material/analytics:", url_path="quality"),
-])
+    st.Page("views/compare.py", title=t("Compare"), icon=":material/compare:", url_path="compare"),
+]
+page = st.navigation(PAGES)
 page.run()
 
 

@@ -304,3 +304,41 @@ def latent_map_figure(picture_png: bytes, rows: int, cols: int, cell: int, pad: 
                     xaxis=dict(visible=False, range=[0, width], fixedrange=True),
                     yaxis=dict(visible=False, range=[height, 0], fixedrange=True, scaleanchor="x"),
                     dragmode=False, clickmode="event+select", showlegend=False))
+
+
+SIDES = {"a": ("A", "solid"), "b": ("B", "dash")}   # the Compare page's two runs: a name and a line style each
+
+
+def compare_figure(histories: dict[str, dict[str, list[float]]], curves: str, epoch: int | None) -> go.Figure:
+    """Two runs' per-epoch curves (a key of CURVES) overlaid against epochs trained: each curve in its own colour,
+    run A's solid and run B's dashed; the epoch whose samples are shown marked. histories: "a"/"b" -> history."""
+    keys, title, y_title = CURVES[curves]
+    traces, top = [], 1
+    for side, history in histories.items():
+        letter, dash = SIDES[side]
+        if not history.get("epoch"):
+            continue
+        # history["epoch"] counts from 0 as the book's printout does: row e is the (e+1)-th epoch.
+        x = np.asarray(history["epoch"], dtype=float) + 1
+        top = max(top, int(x.max()))
+        for short in keys:
+            name = next((n for n in ("mean_" + short, short) if n in history), None)
+            if name is None:
+                continue
+            traces.append(dict(type="scatter", x=x, y=np.asarray(history[name], dtype=np.float32), mode="lines+markers",
+                               name=f"{letter} · {t(NAMES[short])}", meta=f"{side}.{short}", legendgroup=side,
+                               line=dict(color=COLORS[short], width=2, dash=dash), marker=dict(size=4)))
+    shapes = []
+    if curves == "verdicts":
+        shapes.append(dict(type="line", xref="paper", x0=0, x1=1, y0=0.5, y1=0.5,
+                           line=dict(color="grey", dash="dot", width=1)))
+    if epoch is not None:
+        shapes.append(dict(type="line", yref="paper", x0=epoch, x1=epoch, y0=0, y1=1,
+                           line=dict(color="grey", dash="dot", width=1)))
+    return go.Figure(data=traces, layout=dict(
+        title=dict(text=t(title), font=dict(size=15)), height=380, margin=dict(l=10, r=10, t=40, b=100),
+        hovermode="x unified", shapes=shapes,
+        # Below the axis title, in a margin of its own: four names in two rows where the chart is narrow.
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0.01, xanchor="left", x=0),
+        xaxis=dict(title=dict(text=t("epochs trained")), range=[0.5, top + 0.5]),
+        yaxis=dict(title=dict(text=t(y_title)), **({"range": [0, 1.02]} if curves == "verdicts" else {}))))

@@ -2,6 +2,8 @@
 
     GAN_EXPLORER_RUNS         runs folder (default: <repo>/runs)
     GAN_EXPLORER_CHECKPOINTS  folder of ready-made *.pt checkpoints (default: <repo>/checkpoints)
+    GAN_EXPLORER_UPLOADS      folder of uploaded checkpoints (default: `uploads` beside the runs folder)
+    GAN_EXPLORER_UPLOADS_MB   MB the uploads folder may hold; a new upload evicts the oldest (default 500; 0: no limit)
     GAN_EXPLORER_MAX_RUNS     runs training at once; the rest wait in a queue (default: half the CPU cores, at least 1)
     GAN_EXPLORER_MAX_QUEUE    runs allowed to wait (default 20)
     GAN_EXPLORER_PAUSED_SLOT_S
@@ -45,6 +47,15 @@ def runs_root() -> Path:
 
 def checkpoints_root() -> Path:
     return Path(os.environ.get("GAN_EXPLORER_CHECKPOINTS") or REPO_ROOT / "checkpoints")
+
+
+def uploads_root() -> Path:
+    # Beside the runs folder by default, so a server given its own runs folder keeps its uploads there too.
+    return Path(os.environ.get("GAN_EXPLORER_UPLOADS") or runs_root().parent / "uploads")
+
+
+def uploads_budget_mb() -> int:
+    return _int("GAN_EXPLORER_UPLOADS_MB", 500, 0, 10_000_000)
 
 
 def max_active_runs() -> int:

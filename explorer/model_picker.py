@@ -1,8 +1,9 @@
 """The model picker: which generators the pages can explore (ready-made checkpoints, the runs
-trained here, an uploaded file), loaded once per file version, and the sidebar widget that picks one."""
+trained here, the files uploaded to this server), loaded once per file version, and the sidebar
+widget that picks one. The pick is kept in the URL (?model=KEY) so a reload or a shared link
+comes back to the same generator."""
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -11,10 +12,13 @@ from torch import nn
 
 from gan_core import Checkpoint, CheckpointError, GANConfig, RunFolder, load_checkpoint
 
-from . import env, resources
+from . import env, resources, uploads
 from .i18n import N_, t, tn
 from .plain import plain
+from .run_names import run_title
 from .training_form import PRESETS
+
+PARAM = "model"   # the URL's ?model=KEY
 
 # A run's states (gan_core.run_folder.STATES) in words.
 STATE_NAMES = {"queued": N_("queued"), "running": N_("running"), "paused": N_("paused"), "finished": N_("finished"),
@@ -30,9 +34,9 @@ def state_name(state: object) -> str:
 class ModelSource:
     """One entry of the model picker."""
 
-    key: str                 # "checkpoint:NAME.pt", "run:RUN_ID" or "upload:SHA256"
+    key: str                 # "checkpoint:NAME.pt", "run:RUN_ID" or "upload:SHA256"; also the URL's ?model=
     label: str               # in this page's language
-    path: Path | None = None  # None for an upload, whose bytes live in the session
+    path: Path
 
 
 @dataclass(frozen=True)
@@ -62,18 +66,31 @@ class Model:
         return replace(self, source=tn("{where}, {n:,} epoch", "{where}, {n:,} epochs", self.epoch, where=where))
 
 
-def list_sources(checkpoints: Path, runs: list[RunFolder]) -> list[ModelSource]:
-    """Ready-made checkpoints (by name), then runs that have saved at least one epoch (newest first)."""
+def list_sources(checkpoints: Path, runs: list[RunFolder], uploaded: list[uploads.Upload] = ()) -> list[ModelSource]:
+    """Ready-made checkpoints (by name), runs that have saved at least one epoch (newest first), then the files
+    uploaded to this server (newest first)."""
     found = [ModelSource(f"checkpoint:{p.name}", p.name, p)
              for p in sorted(checkpoints.glob("*.pt")) if p.is_file()] if checkpoints.is_dir() else []
     for run in runs:
         if run.checkpoint.is_file():
             s = run.read_status()
+            # The title is read on every run of the script, so one given on another page shows at once.
             found.append(ModelSource(f"run:{run.name}",
-                                     t("run {name} · epoch {epoch}/{epochs} · {state}", name=run.name,
+                                     t("{title} · epoch {epoch}/{epochs} · {state}", title=run_title(run),
                                        epoch=s.get("epoch", "?"), epochs=s.get("epochs", "?"),
                                        state=state_name(s.get("state"))), run.checkpoint))
-    return found
+    found += [ModelSource(u.key, t("uploaded: {name}", name=u.name), u.path) for u in uploaded]
+    labels = distinct_labels({s.key: s.label for s in found})
+    return [replace(s, label=labels[s.key]) for s in found]
+
+
+def distinct_labels(labels: dict[str, str]) -> dict[str, str]:
+    """key -> label, where labels that two entries share get the key's name after them: two runs of the same recipe
+    have the same default title, and a picker must tell them apart."""
+    seen: dict[str, int] = {}
+    for label in labels.values():
+        seen[label] = seen.get(label, 0) + 1
+    return {k: f"{label} · {k.partition(':')[2][:16]}" if seen[label] > 1 else label for k, label in labels.items()}
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -92,48 +109,91 @@ def model_from_file(path: str, mtime_ns: int) -> Model:
     return Model.from_checkpoint(load_checkpoint(path))
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def model_from_upload(sha256: str, _data: bytes) -> Model:
-    """An uploaded checkpoint, keyed by its digest so its bytes are not hashed on every rerun."""
-    return Model.from_checkpoint(load_checkpoint(_data))
-
-
 # ---- the sidebar widget ----------------------------------------------------------------
 
+def upload_cap_bytes() -> int:
+    """The largest file an upload may be: Streamlit's own cap (server.maxUploadSize, .streamlit/config.toml),
+    which its uploader enforces too; gan_core refuses anything over 200 MB whatever it is."""
+    return int(st.config.get_option("server.maxUploadSize")) << 20
+
+
 def _on_upload() -> None:
-    """Validate an uploaded file once, when it arrives; keep it for the session if it loads."""
+    """Validate an uploaded file once, when it arrives; keep it on the server, and pick it, if it loads."""
     f = st.session_state.get("model.file")
     st.session_state["model.upload_error"] = None
     if f is None:
         return
-    data = f.getvalue()
-    digest = hashlib.sha256(data).hexdigest()
     try:
-        model_from_upload(digest, data)
-    except CheckpointError as e:
-        st.session_state["model.upload_error"] = (f.name, str(e))   # said on each run, in the page's language
+        up = uploads.store(env.uploads_root(), f.name, f.getvalue(), upload_cap_bytes(),
+                           env.uploads_budget_mb() << 20)
+    except uploads.UploadTooLarge as e:
+        st.session_state["model.upload_error"] = (f.name, "too_large", (e.size, e.cap))
         return
-    st.session_state["model.upload"] = (f.name, digest, data)
-    st.session_state["model.source"] = f"upload:{digest}"
+    except CheckpointError as e:
+        st.session_state["model.upload_error"] = (f.name, "refused", str(e))   # said on each run, in the page's language
+        return
+    except OSError as e:
+        st.session_state["model.upload_error"] = (f.name, "not_kept", e.strerror or str(e))
+        return
+    st.session_state["model.source"] = up.key
+    st.session_state["model.gone"] = None
+
+
+def _upload_error(name: str, kind: str, detail) -> str:
+    if kind == "too_large":
+        size, cap = detail
+        # Translators: {what} is the uploaded file's name.
+        return t("{what}: {size:,.1f} MB, more than the {cap:,.0f} MB an upload may be.", what=plain(name, 60),
+                 size=size / 2**20, cap=cap / 2**20)
+    if kind == "not_kept":
+        return t("{what} could not be kept on the server: {reason}", what=plain(name, 60), reason=plain(detail, 200))
+    return cannot_load(name, detail)
+
+
+def _picked() -> None:
+    st.session_state["model.gone"] = None   # the user chose: a message about a lost model is old news
 
 
 def model_sources() -> tuple[list[ModelSource], list[str]]:
-    """What the picker offers (checkpoints, runs, this session's upload), and the files it skipped.
+    """What the picker offers (checkpoints, runs, uploads), and the files it skipped.
 
     The checkpoints folder may hold other models (the evaluation classifier): only files that
-    load as a generator are offered. Runs' checkpoints come from gan_core.train and are trusted.
+    load as a generator are offered. Runs' checkpoints come from gan_core.train and are trusted;
+    uploads were checked when they arrived, and are checked again here in case the folder was changed by hand.
     """
     found, skipped = [], []
-    for src in list_sources(env.checkpoints_root(), resources.manager().runs()):
-        if src.key.startswith("checkpoint:") and checkpoint_problem(str(src.path), src.path.stat().st_mtime_ns):
-            skipped.append(src.path.name)
-        else:
-            found.append(src)
-    upload = st.session_state.get("model.upload")
-    if upload:
-        name, digest, _ = upload
-        found.append(ModelSource(f"upload:{digest}", t("uploaded: {name}", name=name)))
+    for src in list_sources(env.checkpoints_root(), resources.manager().runs(), uploads.listing(env.uploads_root())):
+        if src.key.startswith(("checkpoint:", "upload:")):
+            try:
+                problem = checkpoint_problem(str(src.path), src.path.stat().st_mtime_ns)
+            except OSError:   # removed since the listing
+                continue
+            if problem:
+                skipped.append(src.path.name if src.key.startswith("checkpoint:") else src.label)
+                continue
+        found.append(src)
     return found, skipped
+
+
+def _short(key: str) -> str:
+    """A picker key as a person can read it in one line: an upload's digest cut to 12 characters."""
+    kind, _, rest = key.partition(":")
+    return f"{kind}:{rest[:12]}…" if kind == "upload" and len(rest) > 12 else key
+
+
+def _choose(by_key: dict[str, ModelSource]) -> None:
+    """Before the widget is drawn: the session's pick, taken from the URL when the session starts (a reload or a
+    shared link), and replaced by the first entry when what it names is no longer here (said on the page)."""
+    if not st.session_state.get("model.link_read"):
+        st.session_state["model.link_read"] = True
+        wanted = st.query_params.get(PARAM)
+        if wanted:
+            st.session_state["model.source"] = wanted
+    current = st.session_state.get("model.source")
+    if current not in by_key:
+        if current:   # a link to a deleted run or an evicted upload, or one deleted while it was picked
+            st.session_state["model.gone"] = current
+        st.session_state["model.source"] = next(iter(by_key))
 
 
 def pick_model() -> Model | None:
@@ -143,26 +203,29 @@ def pick_model() -> Model | None:
     with st.sidebar:
         st.header(t("Model"))
         if by_key:
-            if st.session_state.get("model.source") not in by_key:
-                st.session_state["model.source"] = next(iter(by_key))
+            _choose(by_key)
             key = st.selectbox(t("Generator to explore"), list(by_key), format_func=lambda k: by_key[k].label,
-                               key="model.source", persist_state="session")
+                               key="model.source", persist_state="session", on_change=_picked)
         if skipped:
             st.caption(t("Not generators, so not offered: {names}.", names=plain(", ".join(skipped))))
         with st.expander(t("Upload a checkpoint"), expanded=not by_key):
             st.file_uploader(t("A GAN Explorer checkpoint or a book-style `G.state_dict()` (.pt)"), type=["pt", "pth"],
-                             key="model.file", on_change=_on_upload)
+                             key="model.file", on_change=_on_upload,
+                             help=t("Kept on this server, so a reload or a shared link finds it again."))
         if st.session_state.get("model.upload_error"):
-            st.error(cannot_load(*st.session_state["model.upload_error"]))
+            st.error(_upload_error(*st.session_state["model.upload_error"]))
+    # The URL names what is shown, so a reload or a copied link comes back to it.
     if not by_key:
+        st.query_params.pop(PARAM, None)
         return None
+    if st.query_params.get(PARAM) != key:
+        st.query_params[PARAM] = key
+    if gone := st.session_state.get("model.gone"):
+        st.warning(t("“{what}” is not on this server (any more): showing {shown} instead.",
+                     what=plain(_short(gone), 80), shown=plain(by_key[key].label, 80)))
     src = by_key[key]
     try:
-        if src.path is None:
-            name, digest, data = st.session_state["model.upload"]
-            model = model_from_upload(digest, data)
-        else:
-            model = model_from_file(str(src.path), src.path.stat().st_mtime_ns)
+        model = model_from_file(str(src.path), src.path.stat().st_mtime_ns)
     except (CheckpointError, OSError) as e:
         st.error(cannot_load(src.label, str(e)))
         return None

@@ -10,8 +10,8 @@ from .data import CLASS_NAMES, DataNotFoundError, load_fashion_mnist
 from .files import atomic_write, atomic_write_bytes
 from .images import gif_bytes, grid, png_bytes, save_gif, save_png, strip, upscale
 from .latent import d_scores, decode, interpolate, lerp, slerp, to_uint8, z_from_seed
-from .quality import (COVERAGE_THRESHOLD, Evaluation, evaluate_generator, evaluate_real_floor,
-                      frechet_distance, real_reference)
+from .quality import (COVERAGE_THRESHOLD, Evaluation, Verdict, evaluate_generator, evaluate_real_floor,
+                      frechet_distance, real_reference, verdict)
 from .model import build_discriminator, build_generator, build_models
 from .courtesy import note_interaction
 from .device import resolve_device
@@ -32,8 +32,8 @@ __all__ = [
     "atomic_write", "atomic_write_bytes",
     "gif_bytes", "grid", "png_bytes", "save_gif", "save_png", "strip", "upscale",
     "d_scores", "decode", "interpolate", "lerp", "slerp", "to_uint8", "z_from_seed",
-    "COVERAGE_THRESHOLD", "Evaluation", "evaluate_generator", "evaluate_real_floor", "frechet_distance",
-    "real_reference",
+    "COVERAGE_THRESHOLD", "Evaluation", "Verdict", "evaluate_generator", "evaluate_real_floor", "frechet_distance",
+    "real_reference", "verdict",
     "build_discriminator", "build_generator", "build_models",
     "ACTIVE_STATES", "DISK_BUDGET_MB", "Recording", "RunFolder", "list_runs", "log_spaced_epochs", "note_interaction",
     "book_step", "d_step", "g_step", "gan_step", "measure_gan", "resolve_device",

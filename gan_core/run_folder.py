@@ -185,6 +185,30 @@ class RunFolder:
             w.writerow([int(v) if k == "epoch" else f"{v:.6g}" for k, v in zip(keys, row)])
         atomic_write_text(self.history_file, buf.getvalue())
 
+    def read_history(self) -> dict[str, list[float]]:
+        """The per-epoch metrics written by write_history, by column; {} if there are none or the file is unreadable.
+
+        A row that is not all numbers (a file cut short, or edited by hand) ends what is read.
+        """
+        try:
+            with open(self.history_file, newline="") as f:
+                rows = list(csv.reader(f))
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return {}
+        if not rows or len(set(rows[0])) != len(rows[0]):
+            return {}
+        keys, history = rows[0], {k: [] for k in rows[0]}
+        for row in rows[1:]:
+            try:
+                values = [float(v) for v in row]
+            except ValueError:
+                break
+            if len(values) != len(keys):
+                break
+            for k, v in zip(keys, values):
+                history[k].append(int(v) if k == "epoch" else v)
+        return history
+
     def trim_events(self, last_step: int) -> None:
         """Keep only the step log up to last_step (a resume redoes the steps after its checkpoint), in the
         current format: a log from before bucketing is converted as it is read."""

@@ -15,8 +15,9 @@ from gan_core import load_fashion_mnist
 # fixture starts a server, so that servers inherit it too.
 os.environ.setdefault("GAN_EXPLORER_LIVE", "0")
 
-# Tests share two cores with the app server and browser in some of them.
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# One thread: tests share the cores with app servers, browsers and each other, and a second OpenMP
+# thread that has to wait for a busy core spins; under load it quadrupled the CPU time of the training tests.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -134,7 +134,7 @@ def test_train_runs_to_the_end_with_live_charts_samples_and_downloads(folders):
     # The finished run is now a model the other pages can explore.
     at.button(key="train.explore").click().run()
     picker = at.selectbox(key="model.source")
-    assert picker.value == f"run:{run_id}" and run_id in picker.options[0]
+    assert picker.value == f"run:{run_id}" and picker.options[0].endswith("· 2 epochs · seed 0 · epoch 2/2 · finished")
     assert "2 epochs" in image_captions(at)[0]
 
     # The app asked for log-spaced G snapshots, so the Timeline page offers the run, epoch by epoch.

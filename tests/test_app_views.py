@@ -146,6 +146,43 @@ def test_quality_scores_the_book_model_beside_the_real_floor(small_data, tmp_pat
     assert said == [], "the book model was scored twice"
 
 
+def collapsed_generator(image):
+    """An untrained G made to ignore z: its last layer draws one real image (uint8, 28x28), z moves it by a hair."""
+    import torch
+    from gan_core import build_generator, GANConfig
+    G = build_generator(GANConfig())
+    with torch.no_grad():
+        G[4].weight.mul_(1e-3)
+        G[4].bias.copy_(torch.atanh((torch.as_tensor(image).float().flatten() / 127.5 - 1).clamp(-0.999, 0.999)))
+    return G
+
+
+def test_quality_tells_an_untrained_generator_from_a_collapsed_one(small_data, tmp_path, monkeypatch):
+    """Both miss classes; only the collapsed one is called mode collapse (gan_core.verdict, in the page's words)."""
+    from gan_core import to_uint8, verdict
+    data, clf = evaluations.real_data(), evaluations.judge(str(evaluations.classifier_path()),
+                                                   evaluations.classifier_path().stat().st_mtime_ns)
+    untrained = load_checkpoint(untrained_checkpoint(tmp_path)).build_generator()
+    collapsed = collapsed_generator(to_uint8(data.train[:1], 28)[0])
+    book = load_checkpoint(BOOK).build_generator()
+    found = {}
+    for name, G in (("untrained", untrained), ("collapsed", collapsed), ("book", book)):
+        gen, floor = evaluations.evaluate(G, 500, 0, data, clf, lambda f, text: None)
+        found[name] = verdict(gen, floor)
+        if name != "book":
+            assert gen.classes_present < 10, f"the {name} G should miss classes, or the test shows nothing"
+    assert found["untrained"].kind == "unformed", found
+    assert found["collapsed"].kind == "collapsed", found
+    assert found["book"].kind in ("varied", "missing classes"), found
+
+    # The page says it in words: the untrained checkpoint as the only model.
+    monkeypatch.setenv("GAN_EXPLORER_CHECKPOINTS", str(tmp_path))
+    at = app("views/quality.py", **{"quality.n": 500})
+    assert at.selectbox(key="model.source").value == "checkpoint:untrained.pt"
+    said = texts(at, "info") + texts(at, "warning")
+    assert "Not clothes yet" in said and "Mode collapse" not in said
+
+
 @pytest.mark.skipif(not hasattr(gan_core.data, "debian_dir"),
                     reason="gan_core.data has no GAN_EXPLORER_DEBIAN_DATA yet: Debian's copy cannot be hidden")
 def test_quality_without_data_says_how_to_get_it(clean, monkeypatch, small_data_dir):

@@ -342,8 +342,11 @@ def test_links_open_the_other_pages_in_the_right_state(clean, lang):
                          "sample_every": [str(s.sample_every)], "d_steps": [str(s.d_steps)],
                          "g_loss": [s.g_loss], **keep}
     assert found[3][1]["lr_d"] == ["0.002"] and found[1][1]["epochs"] == ["10"]
-    # The other pages take no state from their URL yet: they keep the language.
-    assert all(query == keep for page, query in found if page != "train")
+    # The other pages open on what the lesson shows (explorer/share_link.py): seed 1's z, the walk from 1 to 2.
+    assert [f for f in found if f[0] != "train"] == [
+        ("latent", {"seed": ["1"], **keep}), ("timeline", {"seed": ["1"], "epoch": ["1"], **keep}),
+        ("latent", {"seed": ["1"], **keep}),
+        ("interpolate", {"a": ["1"], "b": ["2"], "mode": ["slerp"], "frames": ["10"], **keep})]
 
 
 def test_a_train_link_fills_the_train_form(clean):

@@ -240,6 +240,7 @@ def test_the_korean_train_page_in_a_real_browser(tmp_path, small_data_dir):
 
 # ---- the teaching controls -------------------------------------------------------------------------
 
+@pytest.mark.slow   # Start launches a training process
 def test_k_g_loss_and_a_frozen_network_reach_the_runs_settings(shipped):
     at = train_page(preset="minimax")
     assert at.radio(key="train.g_loss").value == "minimax" and at.query_params["g_loss"] == "minimax"

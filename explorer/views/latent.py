@@ -28,11 +28,12 @@ import streamlit as st
 import torch
 
 from gan_core import d_scores, decode, grid, latent_plane, png_bytes, upscale, z_from_seed
-from explorer import charts, latent_tools, model_picker, resources
+from explorer import charts, latent_tools, model_picker, presenter, resources, share_link
 from explorer.i18n import N_, t
 from explorer.plain import plain
 
 SCALE = 12         # 28 px shown at up to 336 px; nearest-neighbour, so pixels stay crisp squares
+PRESENT_SCALE = 20  # on a projector the picture is about 500 px high: sent larger, so the browser scales it down
 Z_RANGE = 3.0      # raw slider range ±3: z ~ N(0, 1) per dimension, so 99.7 % of seeded values fit
 Z_STEP = 0.05      # one arrow-key press on a raw slider
 A_STEP = 0.1       # one arrow-key press on a direction slider, in standard deviations
@@ -62,7 +63,8 @@ def _z_key(i: int) -> str:
 
 
 def _amounts(k: int) -> list[float]:
-    return [float(st.session_state.get(_a_key(i), 0.0)) for i in range(k)]
+    # Rounded to the slider's grid, so that a link's "0.3" gives the very z of a slider's 0.30000000000000004.
+    return [round(float(st.session_state.get(_a_key(i), 0.0)), 2) for i in range(k)]
 
 
 def current_z(dirs) -> torch.Tensor:
@@ -111,12 +113,8 @@ def _raw_moved(i: int, dirs) -> None:
 
 # ---- the picture ------------------------------------------------------------------------
 
-def draw(model, dirs, picture) -> None:
-    """G(z) for the page's z into the picture slot, D's verdict under it.
-
-    One element on purpose: each element is one more message per slider change, and on a busy
-    two-core machine an image with a metric and a download button under it took 80 ms longer.
-    """
+def rendered(model, dirs) -> tuple[bytes, str]:
+    """G(z) for the page's z as PNG bytes, and its caption: D's verdict and where the model came from."""
     resources.manager().note_interaction()   # training children pause while this picture is on its way
     z = current_z(dirs)
     st.session_state["latent.z"] = z.tolist()   # the Interpolate and Timeline pages can start here
@@ -126,9 +124,35 @@ def draw(model, dirs, picture) -> None:
                     p=float(d_scores(model.D, image)[0]))
     else:
         verdict = t("No D in this file to judge the image")
-    picture.image(png_bytes(upscale(image[0], SCALE)), caption=f"{verdict} · {plain(model.source, 120)}",
-                  output_format="PNG",
-                  width="stretch")
+    scale = PRESENT_SCALE if presenter.presenting() else SCALE
+    return png_bytes(upscale(image[0], scale)), f"{verdict} · {plain(model.source, 120)}"
+
+
+def show(picture, png: bytes, caption: str) -> None:
+    # One element on purpose: each element is one more message per slider change, and on a busy
+    # two-core machine an image with a metric and a download button under it took 80 ms longer.
+    picture.image(png, caption=caption, output_format="PNG", width="stretch")
+
+
+def draw(model, dirs, picture) -> None:
+    """G(z) for the page's z into the picture slot (an st.empty), D's verdict under it."""
+    show(picture, *rendered(model, dirs))
+
+
+def picture_slot(model, dirs):
+    """The picture's slot, filled at once; returned for the direction fragments to redraw.
+
+    The slot is an st.empty, whose empty element reaches the browser as a blank: made and filled
+    back to back, with the picture computed before, the blank never shows. (Left empty until the
+    fragments drew into it, it blinked on every full run: Random, a seed, Start here. The image
+    element itself as the slot does not do: fragments redrawing it made the browser drop it for
+    a frame or two. tests/test_share_links.py watches for both.)
+    """
+    png, caption = rendered(model, dirs)
+    with st.container(key="latent.picture"):   # the key names it for the presenter's styles and the tests
+        picture = st.empty()
+        show(picture, png, caption)
+    return picture
 
 
 def direction(i: int, model, dirs, picture, judge) -> None:
@@ -136,8 +160,9 @@ def direction(i: int, model, dirs, picture, judge) -> None:
     if st.session_state.pop(MOVED, False) and st.session_state.get("latent.raw"):
         st.rerun()   # the raw sliders are open: the whole page, so they show the new z too
     # Every direction draws, in full runs too: a fragment may only redraw a slot outside it that it
-    # wrote to in the last full run. The slot is an st.empty, so the last drawing is the one shown.
+    # wrote to in the last full run. Each drawing replaces the last, so the last one is shown.
     draw(model, dirs, picture)
+    share(model, dirs)   # the URL follows the slider
     found = latent_tools.labels_ready(st.session_state["latent.model"], judge) if judge else None
     if found:
         label = t("{n} · {what}", n=i + 1, what=latent_tools.label_words(found[i]))
@@ -164,7 +189,8 @@ def start_controls(dim: int) -> None:
 
 def steering(model, dirs, judge, why: str | None) -> None:
     """Pick a class and walk z toward it: the walk plays in the picture and ends there, as the new base."""
-    st.markdown(t("**Steer to a class**"))
+    if not presenter.presenting():   # there its expander says it
+        st.markdown(t("**Steer to a class**"))
     if judge is None:
         st.caption(why)
         return
@@ -309,6 +335,34 @@ def play(picture, frames: np.ndarray) -> None:
         time.sleep(FRAME_S)
 
 
+# ---- the link: model, seed (or z itself) and the direction sliders -----------------------------
+
+def from_link(dim: int, k: int) -> None:
+    """A link's seed, z and direction amounts become the page's (after prepare_state, which would zero them)."""
+    asked = share_link.from_link("latent", ("seed", "z", "d"))
+    if "seed" in asked and (seed := share_link.seed_value("seed", asked["seed"])) is not None:
+        st.session_state["latent.seed"] = seed
+        if "z" not in asked:
+            _from_seed(dim)
+    if "z" in asked and (z := share_link.z_value("z", asked["z"], dim)) is not None:
+        set_base(z)
+    if "d" in asked and (amounts := share_link.amounts_value("d", asked["d"], k, latent_tools.SPAN)) is not None:
+        for i, a in enumerate(amounts):
+            st.session_state[_a_key(i)] = a
+
+
+def share(model, dirs) -> None:
+    """The URL says what the page shows: the model, the seed, z itself when no seed gives it, the sliders."""
+    seed = int(st.session_state["latent.seed"])
+    base = st.session_state["latent.base"]
+    values = {**share_link.model_param(), "seed": str(seed)}
+    if torch.tensor(base, dtype=torch.float32).tolist() != z_from_seed(seed, 1, len(base))[0].tolist():
+        values["z"] = share_link.z_text(base)
+    if dirs is not None and (d := share_link.amounts_text(_amounts(len(dirs.vectors)))):
+        values["d"] = d
+    share_link.keep("latent", values)
+
+
 # ---- the page ---------------------------------------------------------------------------
 
 def prepare_state(model, dirs, key: str) -> None:
@@ -335,18 +389,25 @@ def explorer(model) -> None:
     prepare_state(model, dirs, key)
     judge, why = latent_tools.classifier(size)
 
-    left, right = st.columns(2, gap="medium")
+    from_link(dim, len(dirs.vectors) if dirs is not None else 0)
+
+    # On a projector the picture takes most of the width and the steering folds away (explorer/presenter.py).
+    left, right = st.columns([3, 2] if presenter.presenting() else 2, gap="medium")
     with left:
-        picture = st.empty()
-        steering(model, dirs, judge, why)
-        start_controls(dim)
+        picture = picture_slot(model, dirs)   # first: the browser keeps the old picture until this one replaces it
+        with presenter.secondary(t("Steer to a class")):
+            steering(model, dirs, judge, why)
+        if not presenter.presenting():
+            start_controls(dim)
     with right:
+        if presenter.presenting():
+            start_controls(dim)
         if dirs is None:
             st.info(t("This generator's z has {dim:,} numbers, too many to find its main directions quickly: "
                       "use the sliders of z below.", dim=dim), icon=":material/tune:")
-            draw(model, dirs, picture)
         else:
             directions_panel(model, dirs, picture, judge)
+    share(model, dirs)
     raw_sliders(model, dirs)
     latent_map(model)
 
@@ -360,13 +421,15 @@ def explorer(model) -> None:
         st.rerun()
 
 
-st.title(t("Latent space"))
+share_link.title(t("Latent space"))
+share_link.model_from_link("latent")
 model = model_picker.pick_model()
 if model is None:
     model_picker.no_model_prompt()
 else:
-    st.caption(t("G turns {dim} numbers, z, into a picture. Each slider moves z along one of the directions that "
-                 "change G's pictures most (SeFa), in standard deviations of z; its strip shows what −3 … +3 does to "
-                 "the starting picture, and its label what the quality classifier saw change.",
-                 dim=model.config.latent_dim))
+    with presenter.secondary(t("What this page shows")):
+        st.caption(t("G turns {dim} numbers, z, into a picture. Each slider moves z along one of the directions that "
+                     "change G's pictures most (SeFa), in standard deviations of z; its strip shows what −3 … +3 "
+                     "does to the starting picture, and its label what the quality classifier saw change.",
+                     dim=model.config.latent_dim))
     explorer(model)

@@ -66,7 +66,7 @@ def networks(model) -> None:
     st.caption(t("G has {g:,} parameters and D {d:,}: the two are about the same size, so neither simply overpowers "
                  "the other.", g=sum(l.params for l in g_layers), d=sum(l.params for l in d_layers)))
     link("views/latent.py", t("Move G's {latent} inputs yourself on the Latent space page", latent=cfg.latent_dim),
-         ":material/tune:")
+         ":material/tune:", seed=str(WALK_SEEDS[0]))
 
 
 # ---- 2. one step ---------------------------------------------------------------------------------
@@ -185,7 +185,8 @@ def curves() -> None:
                   "better images; a G that good leaves D less to spot.",
                   d_x0=first["d_x"], d_g_z0=first["d_g_z"], n=LAST, start=epochs - LAST + 1, end=epochs,
                   d_x=end["d_x"], d_g_z=end["d_g_z"], d_loss=end["d_loss"], g_loss=end["g_loss"]))
-    link("views/timeline.py", t("See G improve, epoch by epoch, on the Timeline page"), ":material/timeline:")
+    link("views/timeline.py", t("See G improve, epoch by epoch, on the Timeline page"), ":material/timeline:",
+         seed=str(WALK_SEEDS[0]), epoch="1")   # from the first snapshot: the shipped run's epoch 1
     too_fast = PRESETS["d_too_fast"]
     link("views/train.py", t("Watch D win instead on the Train page: {preset}", preset=t(too_fast.name)),
          ":material/model_training:", help=t(too_fast.about), **preset_params("d_too_fast"))
@@ -207,8 +208,10 @@ def latent(model) -> None:
     frames = decode(model.G, interpolate(*zs, WALK_FRAMES, "slerp"), model.config.image_size)
     st.image(png_bytes(grid(frames, ncols=WALK_FRAMES, scale=WALK_SCALE)),
              caption=t("Seed {a} → seed {b}", a=a, b=b), output_format="PNG")
-    link("views/latent.py", t("Move z yourself on the Latent space page"), ":material/tune:")
-    link("views/interpolate.py", t("Walk between two z on the Interpolate page"), ":material/linear_scale:")
+    # The pages open on the pictures above: seed a's z, and the walk from a to b in as many frames.
+    link("views/latent.py", t("Move z yourself on the Latent space page"), ":material/tune:", seed=str(a))
+    link("views/interpolate.py", t("Walk between two z on the Interpolate page"), ":material/linear_scale:",
+         a=str(a), b=str(b), mode="slerp", frames=str(WALK_FRAMES))
 
 
 st.title(t("Lesson: a GAN learns by competing"))

@@ -114,16 +114,17 @@ def show_results(model, key: str, target: np.ndarray, name: str, where) -> None:
                      "pixels from −1 to 1).", n=latent_tools.RANDOM_TRIES))
     if near is None:
         st.caption(t("The nearest training image needs Fashion-MNIST, which was not found (see the Quality page)."))
-    c = st.columns(3)
-    if c[0].button(t("Keep"), icon=":material/bookmark_add:", width="stretch", key="project.keep",
+    # One row that wraps, each button as wide as its words: three equal columns cut them short at 1024 px.
+    c = [st.container(horizontal=True, wrap=True)] * 3
+    if c[0].button(t("Keep"), icon=":material/bookmark_add:", width="content", key="project.keep",
                    help=t("Keep this projection for the Latent page's map and the Interpolate page.")):
         latent_tools.keep(found, name, key)
-    if c[1].button(t("Open on the Latent page"), icon=":material/tune:", width="stretch", key="project.open"):
+    if c[1].button(t("Open on the Latent page"), icon=":material/tune:", width="content", key="project.open"):
         latent_tools.keep(found, name, key)
         latent_tools.set_latent_base(found.z)
         st.switch_page("views/latent.py")
     kept = latent_tools.kept(key)
-    if c[2].button(t("Interpolate the last two"), icon=":material/linear_scale:", width="stretch",
+    if c[2].button(t("Interpolate the last two"), icon=":material/linear_scale:", width="content",
                    key="project.interpolate", disabled=len(kept) < 2,
                    help=t("Walk between the two projections kept last, on the Interpolate page.")):
         for end, p in zip(("A", "B"), (kept[1], kept[0])):

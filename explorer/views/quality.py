@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from gan_core import ClassifierError, grid, png_bytes
-from explorer import charts, evaluations, model_picker
+from gan_core import ClassifierError, grid, png_bytes, verdict
+from explorer import charts, evaluations, model_picker, share_link
 from explorer.i18n import t
 from explorer.plain import plain
 
@@ -43,6 +43,14 @@ def data_missing(reason: str) -> None:
 def settings(n_train: int) -> tuple[int, int]:
     """How many samples to score, and the seed of their z (and of the real subsets)."""
     choices = [n for n in evaluations.N_CHOICES if n <= n_train] or [n_train]
+    asked = share_link.from_link("quality", ("n", "seed"))
+    if "n" in asked:
+        if asked["n"].isdigit() and int(asked["n"]) in choices:
+            st.session_state["quality.n"] = int(asked["n"])
+        else:
+            share_link.ignored("n", asked["n"], t("one of {options}", options=", ".join(map(str, choices))))
+    if "seed" in asked and (s := share_link.seed_value("seed", asked["seed"])) is not None:
+        st.session_state["quality.seed"] = s
     st.session_state.setdefault("quality.n", evaluations.DEFAULT_N if evaluations.DEFAULT_N in choices else choices[-1])
     st.session_state.setdefault("quality.seed", 0)
     c = st.columns([3, 1])
@@ -52,6 +60,7 @@ def settings(n_train: int) -> tuple[int, int]:
                                   "shrink a little as n grows, so compare models at the same n."))
     seed = c[1].number_input(t("Seed"), 0, 2**31 - 1, key="quality.seed", persist_state="session",
                              help=t("Seed of the samples' z and of the real subsets."))
+    share_link.keep("quality", {**share_link.model_param(), "n": str(n), "seed": str(seed)})
     return int(n), int(seed)
 
 
@@ -59,6 +68,28 @@ def numbers(gen, floor) -> None:
     for col, (name, value, real, meaning) in zip(st.columns(4), evaluations.number_rows(gen, floor)):
         col.metric(name, value)
         col.caption(t("Real data: **{value}**. {meaning}", value=real, meaning=meaning))
+
+
+def judgement(gen, floor) -> None:
+    """Untrained, collapsed, some classes missing, or varied (gan_core.verdict), in words, above the numbers."""
+    v = verdict(gen, floor)
+    fields = dict(conf=gen.mean_confidence, real=floor.mean_confidence, spread=v.spread_ratio,
+                  missing=len(gen.class_fractions) - gen.classes_present, classes=len(gen.class_fractions))
+    if v.kind == "unformed":
+        st.info(t("**Not clothes yet.** The classifier is unsure of these samples (mean confidence {conf:.2f}; real "
+                  "images {real:.2f}): G has not learned to draw garments, as before training or early in it. Its "
+                  "missing classes are no sign of mode collapse.", **fields), icon=":material/hourglass_empty:")
+    elif v.kind == "collapsed":
+        st.warning(t("**Mode collapse.** The classifier is sure of the samples (mean confidence {conf:.2f}), but they "
+                     "are nearly all alike: their pixels vary {spread:.0%} as much as real images' do. G draws the "
+                     "same garment over and over.", **fields), icon=":material/content_copy:")
+    elif v.kind == "missing classes":
+        st.warning(t("**Some classes missing.** The samples are clear and varied, but G leaves out {missing} of the "
+                     "{classes} classes: a partial mode collapse.", **fields), icon=":material/category:")
+    else:
+        st.success(t("**Varied clothes.** The samples are clear (mean confidence {conf:.2f}; real images {real:.2f}), "
+                     "vary {spread:.0%} as much as real images do, and cover every class.", **fields),
+                   icon=":material/check_circle:")
 
 
 def copies(model, gen, data) -> None:
@@ -84,7 +115,8 @@ def copies(model, gen, data) -> None:
                  "left, the training image nearest to it on the right.", count=len(pairs), n=S))
 
 
-st.title(t("Quality"))
+share_link.title(t("Quality"))
+share_link.model_from_link("quality")
 model = model_picker.pick_model()
 if model is None:
     model_picker.no_model_prompt()
@@ -114,6 +146,7 @@ st.caption(t("{model}: {n:,} samples (seed {seed}) judged by the project's Fashi
              "{accuracy:.3f}) against the {test:,} real test images. *Real data* is {real:,} real training images "
              "scored the same way: the best a generator could do.", model=plain(model.source), n=gen.n, seed=gen.seed,
              accuracy=clf.test_accuracy, test=len(data.test), real=floor.n))
+judgement(gen, floor)
 numbers(gen, floor)
 
 st.subheader(t("Which classes it draws"))
