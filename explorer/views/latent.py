@@ -394,7 +394,22 @@ def _live_cell(position: dict) -> None:
 
 
 def live_explorer(model, dirs, judge, why: str | None) -> None:
-    """The Latent page with G in the browser: seed and buttons, then the picture with every slider, then steering."""
+    """The Latent page with G in the browser: seed and buttons, the picture with every slider, then steering.
+
+    On a projector the picture comes first, so that all of it is on the screen (explorer/presenter.py).
+    """
+    if presenter.presenting():
+        live_picture(model, dirs, judge)
+        live_controls(model, dirs)
+    else:
+        live_controls(model, dirs)
+        live_picture(model, dirs, judge)
+    with presenter.secondary(t("Steer to a class")):
+        steering(model, dirs, judge, why)
+
+
+def live_controls(model, dirs) -> None:
+    """Where the base comes from (a seed, Random) and the direction sliders' two buttons, in one row."""
     dim = model.config.latent_dim
     top = st.columns(2, vertical_alignment="bottom")
     with top[0]:
@@ -410,9 +425,6 @@ def live_explorer(model, dirs, judge, why: str | None) -> None:
     else:
         top[1].info(t("This generator's z has {dim:,} numbers, too many to find its main directions quickly: "
                       "use the sliders of z below.", dim=dim), icon=":material/tune:")
-    live_picture(model, dirs, judge)
-    with presenter.secondary(t("Steer to a class")):
-        steering(model, dirs, judge, why)
 
 
 # ---- the link: model, seed (or z itself) and the direction sliders -----------------------------
