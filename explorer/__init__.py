@@ -5,6 +5,7 @@
 app.py is the entry point; views/ holds one thin script per page. The modules
 the pages share:
     run_manager.py       training runs as child processes, queued (never touches Streamlit)
+    run_backends.py      where a run's trainer runs: a child of this server, or (ray_backend.py) a Ray cluster
     disk_trouble.py      what to say when the runs folder's disk refuses a write
     run_curves.py        a run's live numbers, read incrementally (never touches Streamlit)
     resources.py         what the whole server shares: the run manager, each run's curves

@@ -20,7 +20,7 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
-from explorer import charts, resources  # noqa: E402,F401  (charts: plotly imported before the freeze below)
+from explorer import charts, resources, run_owners  # noqa: E402,F401  (charts: plotly imported before the freeze below)
 from explorer.env import EnvError  # noqa: E402
 from explorer.i18n import language_switch, remember_language, t  # noqa: E402
 from explorer.presenter import presenter_switch, remember_presenter, sidebar_state  # noqa: E402
@@ -38,6 +38,7 @@ st.set_page_config(page_title="GAN Explorer", page_icon=":material/checkroom:", 
 # window), keep G's pixels square rather than smoothed.
 st.html("<style>[data-testid=stImage] img {image-rendering: pixelated;}</style>")
 remember_language()   # before anything is said: the URL's ?lang, kept across pages (explorer/i18n.py)
+run_owners.read_teacher_token()   # on every page, so a teacher's ?token= never stays in a URL to be shared
 
 # A new visitor starts with the lesson: "/" (the default page, whose own url_path Streamlit
 # ignores) sends them on to /lesson, keeping the URL's parameters. So every page, the lesson

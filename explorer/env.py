@@ -11,12 +11,15 @@
     GAN_EXPLORER_THREADS      torch threads per training run (default 1)
     GAN_EXPLORER_DEVICE       device for training runs: cpu, cuda or auto (default auto: a GPU when there is one)
     GAN_EXPLORER_DISK_BUDGET_MB  MB a run's folder may hold before the run stops (default 500; 0: no limit)
+    GAN_EXPLORER_RAY_ADDRESS  train on a Ray cluster instead of this server: auto (this machine is a node of it),
+                              ray://HOST:PORT (its client port) or HOST:PORT (its head); unset: train here
     GAN_EXPLORER_LIVE         1: G runs in the reader's browser where it can (explorer/live_generator.py); 0: every
                               picture is drawn on the server, the reference path (default 1)
 """
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from gan_core import DISK_BUDGET_MB
@@ -86,6 +89,17 @@ def training_device() -> str:
 
 def disk_budget_mb() -> int:
     return _int("GAN_EXPLORER_DISK_BUDGET_MB", DISK_BUDGET_MB, 0, 10_000_000)
+
+
+RAY_ADDRESS = re.compile(r"auto|(ray://)?[A-Za-z0-9.-]+:[0-9]{1,5}")
+
+
+def ray_address() -> str | None:
+    """The Ray cluster to train on, or None to train as children of this server (explorer/run_backends.py)."""
+    raw = os.environ.get("GAN_EXPLORER_RAY_ADDRESS", "").strip()
+    if raw and not RAY_ADDRESS.fullmatch(raw):
+        raise EnvError(f"GAN_EXPLORER_RAY_ADDRESS must be auto, ray://HOST:PORT or HOST:PORT, got {raw[:80]!r}")
+    return raw or None
 
 
 def live_generator() -> bool:

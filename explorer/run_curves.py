@@ -21,6 +21,7 @@ from gan_core import RunFolder
 STEP_KEYS = ("d_loss", "g_loss", "d_x", "d_g_z")    # StepEvent's values: the four numbers of one step
 EPOCH_KEYS = ("mean_d_loss", "mean_g_loss", "mean_d_x", "mean_d_g_z", "images_per_sec")  # EpochEvent's means
 RATE_WINDOW_S = 10.0                                 # training speed is measured over this much recent time
+RATE_GAP_S = 2.0    # no new steps for this long (and 4x the usual wait): it was paused, measure anew after it
 OLD_LOG_TAIL_BYTES = 4 << 20                         # of an old, unbounded log, only the last 28,000 steps or so
 
 
@@ -79,6 +80,7 @@ class RunCurves:
         self._epochs = _Table(1 + len(EPOCH_KEYS))
         self._first, self._note = 1, ""
         self._seen: deque[tuple[float, int]] = deque()  # (time, last step) when new steps arrived
+        self._gap = 0.0                                   # time between the last two arrivals (see update)
 
     def update(self) -> Curves:
         """Read what was appended since the last call and return all values so far."""
@@ -98,6 +100,12 @@ class RunCurves:
             self._offset = offset
             now = time.monotonic()
             if len(part.steps):
+                gap = now - self._seen[-1][0] if self._seen else 0.0
+                if gap > max(RATE_GAP_S, 4 * self._gap):
+                    # It stood still (paused): measure over running time only, from the first steps after it.
+                    self._seen.clear()
+                else:
+                    self._gap = gap   # the usual time between new steps (long when one step takes seconds)
                 if first_read:
                     self._first = int(part.steps[0] - part.counts[0] + 1)
                     self._note = self._old_log_note(self._first) if tail else ""

@@ -13,20 +13,22 @@ a run whose folder no trainer has locked is one nobody is training. A run's
 settings are written into its folder before it starts, and the trainer reads
 them there, so a Continue keeps them. One run's failure to start or to end
 cleanly (a full or read-only disk, anything else) fails that run, with its
-reason, and never the queue.
+reason, and never the queue. Where trainers run is a backend's business
+(explorer/run_backends.py): here, or on a Ray cluster, which then queues and places them itself.
 """
 from __future__ import annotations
 
 import atexit
 import contextlib
 import fcntl
+import hashlib
+import hmac
 import json
 import logging
 import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -38,9 +40,11 @@ from pathlib import Path
 
 from gan_core import (ACTIVE_STATES, DISK_BUDGET_MB, ConfigError, GANConfig, Recording, RunFolder, list_runs,
                       note_interaction)
+from gan_core.files import atomic_write_text
 
 from . import disk_trouble
 from .env import REPO_ROOT
+from .run_backends import BackendUnavailable, TrainerHandle, backend_from_env
 
 # Folder names the app accepts from a URL: no dots or slashes, so never "..", never a path.
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -51,7 +55,10 @@ LOG_FILE = "train.log"     # the child's stdout and stderr: the book's printout,
 INTERACTION_FILE = ".interaction"   # in the runs folder; see note_interaction
 OWNER_FILE = "owner.pid"   # pid of the child training this folder, for people; the lock below says who owns it
 TRAIN_LOCK = ".train.lock" # gan_core.train holds it (flock) for its whole life; the kernel drops it with the trainer
+CONTROLLER_FILE = "controller.json" # the hash of the owner key of the browser that started the run (see owner_hash)
+DELETED_FILE = ".deleted"  # in the runs folder: ids of deleted runs, one a line, so a link to one can say so
 WATCH_SECONDS = 0.3        # how often finished children are reaped and queued runs started
+STOP_WAIT_S = 30.0         # how long delete() waits for a stopped trainer to save and exit
 log = logging.getLogger(__name__)
 
 
@@ -92,6 +99,15 @@ class RunSettings:
 def new_run_id() -> str:
     """A sortable, unguessable folder name: 20250131-142501-3fa9c2."""
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+class DeleteRefused(RuntimeError):
+    """A run that cannot be deleted now; the message says why in one line."""
+
+
+def owner_hash(owner_key: str) -> str:
+    """What a run folder keeps of its owner's key: a hash, so reading the folder does not give control of it."""
+    return hashlib.sha256(owner_key.encode("utf-8")).hexdigest()
 
 
 def resolve_run(root: Path, run_id: str | None) -> RunFolder | None:
@@ -153,23 +169,29 @@ class RunManager:
 
     def __init__(self, root: str | os.PathLike, max_active: int = 1, threads: int = 1, device: str = "cpu",
                  max_queued: int = 20, python: str = sys.executable, paused_slot_s: float = 120.0,
-                 disk_budget_mb: int = DISK_BUDGET_MB) -> None:
+                 disk_budget_mb: int = DISK_BUDGET_MB, lone_threads: int | None = None, backend=None) -> None:
         self.root = Path(root)
+        # A run training alone may use this many threads (the whole machine); with others, `threads` each.
+        # None: always `threads`. Children still train at idle priority and yield to sliders (gan_core.courtesy).
+        self.lone_threads = lone_threads
         with contextlib.suppress(OSError):   # a read-only or missing disk: start() says so, in one line
             self.root.mkdir(parents=True, exist_ok=True)
         self.max_active, self.threads, self.device = max_active, threads, device
         self.max_queued, self.python, self.paused_slot_s = max_queued, python, paused_slot_s
         self.disk_budget_mb = disk_budget_mb   # passed on every start, so a raised budget reaches a Continue
         self._low_priority = low_priority_prefix()
+        # Where trainers run: children of this server, or a Ray cluster (GAN_EXPLORER_RAY_ADDRESS; run_backends.py).
+        self._backend = backend or backend_from_env(python, self._low_priority)
         # Touched when a page draws for someone; training children pause briefly while it is fresh.
         self.interaction_file = self.root / INTERACTION_FILE
         self._last_note = 0.0
         self._lock = threading.Lock()
-        self._procs: dict[str, subprocess.Popen] = {}   # children alive: training, paused, or paused without a slot
+        self._procs: dict[str, TrainerHandle] = {}      # trainers alive: training, paused, or paused without a slot
         self._queue: deque[str] = deque()               # waiting for a slot, oldest first: new runs and resumed ones
         self._args: dict[str, list[str]] = {}           # CLI arguments of the waiting runs not started yet
         self._paused: dict[str, float] = {}             # pause asked for and no resume since: when (monotonic)
         self._slotless: set[str] = set()                # children holding no slot: long paused, or resumed and waiting
+        self._threads: dict[str, int] = {}              # threads each child was last told to use
         self._closed = False
         self._adopt_orphans()
         self._stop_watch = threading.Event()
@@ -188,16 +210,22 @@ class RunManager:
     def queue_position(self, run_id: str) -> int | None:
         """1 for the next run to get a slot; None if the run is not waiting."""
         with self._lock:
-            return self._queue.index(run_id) + 1 if run_id in self._queue else None
+            if run_id in self._queue:
+                return self._queue.index(run_id) + 1
+            # Handed to a backend that queues runs itself (Ray) and not placed yet: its place there.
+            return self._procs[run_id].queue_position() if run_id in self._procs else None
 
     def training_count(self) -> int:
-        """Slots in use: runs training, or paused for less than paused_slot_s."""
+        """Slots in use: runs training, or paused for less than paused_slot_s. A trainer that has written its
+        final state counts no more, though its process may take a moment to exit and be reaped."""
         with self._lock:
-            return self._busy()
+            return sum(1 for r, proc in self._procs.items() if r not in self._slotless
+                       and proc.queue_position() is None   # handed to Ray, not placed yet: waiting, not training
+                       and RunFolder(self.root / r).read_status().get("state") in ACTIVE_STATES)
 
     def waiting_count(self) -> int:
         with self._lock:
-            return len(self._queue)
+            return len(self._queue) + self._backend_waiting()
 
     def pause_requested(self, run_id: str) -> bool:
         with self._lock:
@@ -207,6 +235,36 @@ class RunManager:
         """Whether this server started the run and it has not ended yet (so it can be controlled)."""
         with self._lock:
             return run_id in self._procs or run_id in self._queue
+
+    def owner_of(self, run_id: str) -> str | None:
+        """The hash of the owner key that started the run, or None (started before owners were kept, or by the CLI)."""
+        run = self.folder(run_id)
+        if run is None:
+            return None
+        try:
+            found = json.loads((run.path / CONTROLLER_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        owner = found.get("owner") if isinstance(found, dict) else None
+        return owner if isinstance(owner, str) else None
+
+    def may_control(self, run_id: str, owner_key: str | None, teacher: bool, teacher_configured: bool) -> bool:
+        """Whether a browser may pause, step, stop, continue, rename or delete a run: the teacher may control
+        every run; anyone else only the runs their owner key started. A run with no owner recorded belongs to
+        the teacher when there is one, else to everyone (one person on their own machine)."""
+        if teacher:
+            return True
+        owner = self.owner_of(run_id)
+        if owner is None:
+            return not teacher_configured
+        return bool(owner_key) and hmac.compare_digest(owner, owner_hash(owner_key))
+
+    def was_deleted(self, run_id: str) -> bool:
+        """Whether a run of this name was deleted (so a link to it can say so)."""
+        try:
+            return run_id in (self.root / DELETED_FILE).read_text().split()
+        except OSError:
+            return False
 
     # ---- what pages do --------------------------------------------------------------
 
@@ -220,13 +278,16 @@ class RunManager:
             except OSError:
                 pass   # a read-only runs folder: training simply does not yield
 
-    def start(self, settings: RunSettings) -> str:
-        """Queue a new run (it starts at once when a slot is free); returns its id.
+    def start(self, settings: RunSettings, owner_key: str | None = None) -> str:
+        """Queue a new run (it starts at once when a slot is free); returns its id. owner_key: the starting
+        browser's key (its hash is kept in the run's folder, see may_control).
 
-        Raises ConfigError for unusable settings, QueueFull when too many runs wait, and RunsFolderError
-        when the runs folder cannot take the run's files (nothing of the run is left behind).
+        Raises ConfigError for unusable settings, QueueFull when too many runs wait, RunsFolderError
+        when the runs folder cannot take the run's files (nothing of the run is left behind), and
+        BackendUnavailable when the Ray cluster cannot be reached (never training here instead).
         """
         cfg, recording = settings.config(), settings.recording()
+        self._check_backend()
         with self._lock:
             if self._closed:
                 raise RuntimeError("the server is shutting down")
@@ -237,6 +298,8 @@ class RunManager:
             try:
                 run.path.mkdir(parents=True)
                 run.write_settings(cfg, recording)
+                if owner_key:
+                    atomic_write_text(run.path / CONTROLLER_FILE, json.dumps({"owner": owner_hash(owner_key)}))
                 run.write_status("queued", message="", epoch=0, epochs=cfg.epochs, step=0, config=cfg.to_dict())
             except OSError as e:
                 shutil.rmtree(run.path, ignore_errors=True)   # an empty run folder would be listed as a run
@@ -250,8 +313,9 @@ class RunManager:
         """Queue a stopped, failed or killed run to continue from its last checkpoint (gan_core.train --resume).
 
         False if it cannot: it is active, finished, diverged, has no checkpoint yet, or the queue is full.
-        Raises RunsFolderError when its status cannot be written.
+        Raises RunsFolderError when its status cannot be written, BackendUnavailable as start() does.
         """
+        self._check_backend()
         with self._lock:
             run = RunFolder(self.root / run_id)
             status = run.read_status()
@@ -303,6 +367,40 @@ class RunManager:
             return (run is not None and run_id not in self._procs and run_id not in self._queue
                     and self._stop_if_orphaned(run, ("running", "paused"), "its trainer ended without saying why"))
 
+    def delete(self, run_id: str) -> None:
+        """Remove a run: stop it first if this server trains it, then remove its folder.
+
+        Only a folder directly inside the runs folder, never a symlink (nor anything a symlink inside it points
+        to: shutil.rmtree removes links, not their targets). Raises DeleteRefused, in one line, for a run that
+        is not here, one another server process trains, or one whose trainer does not end in time.
+        """
+        if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+            raise DeleteRefused(f"{run_id!r} is not a run name")
+        path = self.root / run_id
+        if path.is_symlink() or not path.is_dir() or self.folder(run_id) is None:
+            raise DeleteRefused(f"run {run_id} is not in the runs folder {self.root}")
+        with self._lock:
+            proc = self._procs.get(run_id)
+            if run_id in self._args:            # queued, not started: nothing to stop
+                self._cancel(run_id)
+            elif proc is not None:
+                self._paused.pop(run_id, None)
+                self._dequeue(run_id)
+                self._send(run_id, "stop")
+        if proc is not None:
+            if not proc.wait(STOP_WAIT_S):
+                proc.kill()
+            with self._lock:
+                self._finish(run_id, proc)
+        if trainer_holds(RunFolder(path)):
+            raise DeleteRefused(f"run {run_id} is being trained by another server process; stop it there first")
+        try:
+            with open(self.root / DELETED_FILE, "a") as f:   # first, so a link to it says "deleted" at once
+                f.write(run_id + "\n")
+            shutil.rmtree(path)
+        except OSError as e:
+            raise RunsFolderError(disk_trouble.write_error(e, path)) from None
+
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every run: close each child's stdin (it saves state and exits), kill what lingers."""
         with self._lock:
@@ -316,31 +414,33 @@ class RunManager:
             procs = dict(self._procs)
         self._stop_watch.set()
         for proc in procs.values():
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
+            proc.close()
         deadline = time.monotonic() + timeout
         for run_id, proc in procs.items():
-            try:
-                proc.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # its own session: the child and anything it spawned
-                except ProcessLookupError:
-                    pass
-                proc.wait()
+            if not proc.wait(max(0.0, deadline - time.monotonic())):
+                proc.kill()
         with self._lock:
             for run_id, proc in procs.items():
                 self._finish(run_id, proc)
+        self._backend.close()
 
     # ---- inside (lock held) ---------------------------------------------------------------
 
     def _busy(self) -> int:
         return len(self._procs) - len(self._slotless)
 
+    def _backend_waiting(self) -> int:
+        return sum(1 for proc in self._procs.values() if proc.queue_position() is not None)
+
     def _queue_full(self) -> bool:
+        if self._backend.schedules:   # its runs wait in the backend's queue, not ours
+            return self._backend_waiting() >= self.max_queued
         return self._busy() >= self.max_active and len(self._queue) >= self.max_queued
+
+    def _check_backend(self) -> None:
+        problem = self._backend.problem()   # outside the lock: it may wait for a connection
+        if problem:
+            raise BackendUnavailable(problem)
 
     def _dequeue(self, run_id: str) -> None:
         if run_id in self._queue:
@@ -356,13 +456,7 @@ class RunManager:
         return True
 
     def _send(self, run_id: str, action: str) -> bool:
-        proc = self._procs[run_id]
-        try:
-            proc.stdin.write(f"{action}\n".encode())
-            proc.stdin.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            return False  # it is ending anyway; the watcher reaps it
-        return True
+        return self._procs[run_id].send(action)   # False: it is ending anyway; the watcher reaps it
 
     def _watch(self) -> None:
         """Every WATCH_SECONDS: reap ended children, take slots from long-paused runs, start waiting runs."""
@@ -375,12 +469,13 @@ class RunManager:
                     now = time.monotonic()
                     self._slotless.update(r for r, since in self._paused.items() if now - since >= self.paused_slot_s)
                     self._fill()
+                    self._share_threads()
                 except Exception:   # one run's trouble must never end the thread every other run waits on
                     log.exception("gan-explorer: the run watcher met an error; it goes on")
 
     def _fill(self) -> None:
         """Give free slots to waiting runs, oldest first; a run that cannot start fails on its own."""
-        while self._queue and self._busy() < self.max_active and not self._closed:
+        while self._queue and (self._backend.schedules or self._busy() < self.max_active) and not self._closed:
             run_id = self._queue.popleft()
             if run_id in self._procs:   # a paused run that lent its slot, resumed
                 self._slotless.discard(run_id)
@@ -393,38 +488,58 @@ class RunManager:
                 why = (disk_trouble.write_error(e) if isinstance(e, OSError) and e.errno in disk_trouble.REFUSALS
                        else f"{type(e).__name__}: {e}")
                 self._set_state(run, "failed", f"could not start training: {why}")
+        self._share_threads()
+
+    def threads_for(self, training: int) -> int:
+        """Threads for each of `training` runs training at once."""
+        return self.lone_threads if training == 1 and self.lone_threads else self.threads
+
+    def _share_threads(self) -> None:
+        """Tell each training child how many threads to use now: all of lone_threads when it trains alone."""
+        if self._backend.schedules:   # Ray reserved `threads` CPUs for each run: never more
+            return
+        training = [r for r in self._procs if r not in self._slotless]
+        want = self.threads_for(len(training))
+        for run_id in training:
+            if self._threads.get(run_id) != want and self._send(run_id, f"threads {want}"):
+                self._threads[run_id] = want
 
     def _spawn(self, run: RunFolder, args: list[str]) -> None:
-        """Start a run's trainer as a child in its own session, at the lowest CPU priority."""
-        cmd = [*self._low_priority, self.python, "-m", "gan_core.train", *args, "--device", self.device,
-               "--threads", str(self.threads), "--events", "--control", "stdin", "--quiet",
-               "--disk-budget-mb", str(self.disk_budget_mb),
-               "--yield-to", str(self.interaction_file)]
-        # Thread pools outside torch's own setting (OpenMP, MKL) are capped too.
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads),
+        """Start a run's trainer through the backend: a child in its own session at the lowest CPU priority, or
+        a Ray actor."""
+        threads = self.threads if self._backend.schedules else self.threads_for(self._busy() + 1)
+        args = [*args, "--device", self.device,
+                "--threads", str(threads), "--events", "--control", "stdin", "--quiet",
+                "--disk-budget-mb", str(self.disk_budget_mb),
+                "--yield-to", str(self.interaction_file)]
+        # Thread pools outside torch's own setting (OpenMP, MKL) are capped too, at the most a run may be given.
+        most = str(threads if self._backend.schedules else max(self.threads, self.lone_threads or 0))
+        env = {**os.environ, "OMP_NUM_THREADS": most, "MKL_NUM_THREADS": most,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-        with open(run.path / LOG_FILE, "ab") as log_file:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT,
-                                    cwd=REPO_ROOT, env=env, start_new_session=True)
+        proc = self._backend.spawn(run, args, env, run.path / LOG_FILE)
         self._procs[run.name] = proc
+        self._threads[run.name] = threads
         with contextlib.suppress(OSError):   # for people reading the folder only: the lock says who owns it
-            (run.path / OWNER_FILE).write_text(str(proc.pid))
+            (run.path / OWNER_FILE).write_text(proc.owner)
 
-    def _finish(self, run_id: str, proc: subprocess.Popen) -> None:
+    def _finish(self, run_id: str, proc: TrainerHandle) -> None:
         """Forget an ended child; record why it ended if it could not, and what a troubled disk needs."""
         self._procs.pop(run_id, None)
+        self._threads.pop(run_id, None)
         self._paused.pop(run_id, None)
         self._slotless.discard(run_id)
         self._dequeue(run_id)
-        with contextlib.suppress(OSError):
-            proc.stdin.close()
+        proc.close()
         run = RunFolder(self.root / run_id)
         with contextlib.suppress(OSError):
             (run.path / OWNER_FILE).unlink(missing_ok=True)
         status = run.read_status()
         # A child that failed on a full or read-only disk may have written nothing, not even its log.
         trouble = disk_trouble.trouble(run.path) if proc.returncode else None
-        if status.get("state") in ACTIVE_STATES:
+        lost = proc.ended_why()   # the backend knows better than the trainer: its Ray worker died, or it never started
+        if lost and status.get("state") in (*ACTIVE_STATES, "stopped"):
+            self._set_state(run, "failed" if proc.returncode else "stopped", lost)
+        elif status.get("state") in ACTIVE_STATES:
             # The child died before writing its own final state: out of memory, killed, a start-up error.
             why = (_last_line(run.path / LOG_FILE)
                    or f"the trainer ended with exit code {proc.returncode}, saying nothing")

@@ -1,6 +1,5 @@
 """Shareable links: a page's state kept in its URL, read back when someone opens the link, and a Share button.
 
-    share_link.model_from_link(page)                 # before model_picker.pick_model(): ?model=
     asked = share_link.from_link("latent", ("seed", "d", "z"))   # what a link asks for, not what this session wrote
     ...
     share_link.keep("latent", {"model": ..., "seed": "7", "d": "0.5,0,-1"})   # the address bar now says the state
@@ -24,7 +23,6 @@ from urllib.parse import urlencode
 import numpy as np
 import streamlit as st
 
-from . import model_picker
 from .i18n import t
 from .plain import plain
 from .presenter import PARAM as PRESENT_PARAM
@@ -164,18 +162,6 @@ def choice_value(name: str, value: str, options: dict[str, str]) -> str | None:
 
 
 # ---- the model ---------------------------------------------------------------------------
-
-def model_from_link(page: str) -> None:
-    """Before the model picker draws: ?model= picks its entry, if this server has it (else one line says so)."""
-    asked = from_link(page, (MODEL,)).get(MODEL)
-    if asked is None or asked == st.session_state.get("model.source"):
-        return
-    sources, _ = model_picker.model_sources()
-    if asked in {s.key for s in sources}:
-        st.session_state["model.source"] = asked
-    else:
-        unknown_model(asked)
-
 
 def unknown_model(asked: str) -> None:
     _say(MODEL, t("The link's model {model} is not on this server: showing another one.", model=plain(asked, 80)))

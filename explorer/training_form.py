@@ -125,8 +125,10 @@ def _open_link() -> None:
         raw = st.query_params.get(key)
         given = None if raw is None else _parse(raw, lo, hi, kind)
         values[field] = getattr(base, field) if given is None else given
-        if raw is None and asked:
-            st.session_state[key] = values[field]   # the URL's own values seed their widgets themselves
+        # The URL's own usable values seed their widgets themselves; an unusable one is replaced (the boxes
+        # have no bounds, so the box would otherwise show it).
+        if (raw is None and asked) or (raw is not None and given is None):
+            st.session_state[key] = values[field]
     loss = st.query_params.get(G_LOSS_PARAM)
     values["g_loss"] = st.session_state[G_LOSS_KEY] = loss if loss in G_LOSSES else base.g_loss
     settings = RunSettings(**values)
@@ -175,15 +177,46 @@ def frozen_note(lr_g: float, lr_d: float) -> str | None:
     return None
 
 
-def training_settings() -> RunSettings:
-    """Sidebar: the run's settings (also read from and written to the URL)."""
+def field_problem(field: str, value) -> str | None:
+    """What is wrong with one setting as the form holds it, in words; None when a run may use it.
+
+    The number boxes have no bounds of their own: a box with bounds keeps a value outside them to itself
+    (shown in red) and the server goes on with the previous one, so a run could start with settings
+    nobody saw. Here the server sees every value and says what is wrong next to its box."""
+    _, lo, hi, kind = BOUNDS[field]
+    if value is None:
+        return t("Enter a value.")
+    if kind is int and (not float(value).is_integer()):
+        return t("It must be a whole number from {lo:,} to {hi:,}.", lo=lo, hi=hi)
+    if not math.isfinite(value) or not lo <= value <= hi:
+        if field in ("lr_g", "lr_d"):
+            return t("It must be from {lo:g} to {hi:g} (0 freezes the network on purpose).", lo=lo, hi=hi)
+        if field == "batch_size":
+            return t("It must be from {lo:,} to {hi:,}, the number of training images.", lo=lo, hi=hi)
+        return t("It must be from {lo:,} to {hi:,}.", lo=lo, hi=hi)
+    return None
+
+
+def _number(label: str, field: str, where, default, problems: dict, **kw):
+    """One bound number box and, under it, what is wrong with its value (noted in problems)."""
+    key = BOUNDS[field][0]
+    value = where.number_input(label, value=default, key=key, bind="query-params", on_change=_follow_settings, **kw)
+    if problem := field_problem(field, value):
+        problems[field] = problem
+        where.error(problem, icon=":material/error:")
+    return value
+
+
+def training_settings() -> RunSettings | None:
+    """Sidebar: the run's settings (also read from and written to the URL); None while one of them is unusable
+    (each says what is wrong next to its box)."""
     d = RunSettings()
     # Checked once, when the session opens the link: from then on the form and the URL agree.
     if "train.link_problems" not in st.session_state:
         st.session_state["train.link_problems"] = link_problems()
         _open_link()
     problems = st.session_state["train.link_problems"]
-    bound = dict(bind="query-params", on_change=_follow_settings)
+    wrong: dict[str, str] = {}
     with st.sidebar:
         st.header(t("New run"))
         if problems:
@@ -195,30 +228,31 @@ def training_settings() -> RunSettings:
                      help=t("Fills in the settings below; you can still change them."))
         key = st.session_state[PRESET_KEY]
         st.caption(t(PRESETS[key].about) if key in PRESETS else t(CUSTOM_ABOUT))
-        epochs = st.number_input(t("Epochs"), *BOUNDS["epochs"][1:3], d.epochs, key="epochs", **bound,
-                                 help=t("Passes over the 60,000 training images. The book trains 500."))
-        batch = st.number_input(t("Batch size"), *BOUNDS["batch_size"][1:3], d.batch_size, key="batch", **bound,
-                                help=t("Images per step. The book uses 100 (600 steps an epoch)."))
+        epochs = _number(t("Epochs"), "epochs", st, d.epochs, wrong, step=1,
+                         help=t("Passes over the 60,000 training images. The book trains 500."))
+        batch = _number(t("Batch size"), "batch_size", st, d.batch_size, wrong, step=1,
+                        help=t("Images per step. The book uses 100 (600 steps an epoch)."))
         c1, c2 = st.columns(2)
-        lr_g = c1.number_input(t("G's learning rate"), *BOUNDS["lr_g"][1:3], d.lr_g, step=1e-4, format="%.4g",
-                               key="lr_g", **bound, help=t("0 freezes G."))
-        lr_d = c2.number_input(t("D's learning rate"), *BOUNDS["lr_d"][1:3], d.lr_d, step=1e-4, format="%.4g",
-                               key="lr_d", **bound, help=t("0 freezes D."))
-        if note := frozen_note(lr_g, lr_d):
+        lr_g = _number(t("G's learning rate"), "lr_g", c1, d.lr_g, wrong, step=1e-4, format="%.4g",
+                       help=t("0 freezes G."))
+        lr_d = _number(t("D's learning rate"), "lr_d", c2, d.lr_d, wrong, step=1e-4, format="%.4g",
+                       help=t("0 freezes D."))
+        if "lr_g" not in wrong and "lr_d" not in wrong and (note := frozen_note(lr_g, lr_d)):
             st.info(note, icon=":material/ac_unit:")
-        d_steps = st.number_input(t("D updates per G update (k)"), *BOUNDS["d_steps"][1:3], d.d_steps, key="d_steps",
-                                  **bound, help=t("The GAN paper's k: before each update of G, D is updated k times, "
-                                                  "each on the next batch and a fresh z. The book's k is 1."))
+        d_steps = _number(t("D updates per G update (k)"), "d_steps", st, d.d_steps, wrong, step=1,
+                          help=t("The GAN paper's k: before each update of G, D is updated k times, "
+                                 "each on the next batch and a fresh z. The book's k is 1."))
         losses = {k: t(v) for k, v in G_LOSS_NAMES.items()}   # translated here: see explorer/i18n.py
         g_loss = st.radio(t("G's loss"), list(losses), format_func=losses.__getitem__, key=G_LOSS_KEY,
                           captions=[t(G_LOSS_FORMULAS[k]) for k in losses], on_change=_follow_settings,
                           help=t("What G minimises. The book's `BCE(D(G(z)), 1)` pushes G hardest exactly when D "
                                  "rejects its images; the GAN paper's minimax `log(1 - D(G(z)))` hardly moves G "
                                  "then, so G can stall at the start."))
-        seed = st.number_input(t("Seed"), *BOUNDS["seed"][1:3], d.seed, key="seed", **bound,
-                               help=t("Same seed, same settings: the same run, step for step."))
-        every = st.number_input(t("Refresh samples every N steps"), *BOUNDS["sample_every"][1:3], d.sample_every,
-                                key="sample_every", **bound,
-                                help=t("0: once an epoch. The grid is also kept at every epoch."))
+        seed = _number(t("Seed"), "seed", st, d.seed, wrong, step=1,
+                       help=t("Same seed, same settings: the same run, step for step."))
+        every = _number(t("Refresh samples every N steps"), "sample_every", st, d.sample_every, wrong, step=1,
+                        help=t("0: once an epoch. The grid is also kept at every epoch."))
+    if wrong:
+        return None
     return RunSettings(epochs=int(epochs), batch_size=int(batch), lr_g=float(lr_g), lr_d=float(lr_d), seed=int(seed),
                        sample_every=int(every), d_steps=int(d_steps), g_loss=g_loss)

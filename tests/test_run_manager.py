@@ -19,7 +19,7 @@ import pytest
 from explorer import run_manager as runner
 from explorer.run_manager import LOG_FILE, RunManager, RunSettings, RunsFolderError
 from gan_core import ACTIVE_STATES, RunFolder
-from helpers import fill_disk, wait_until
+from helpers import fill_disk, training_children, wait_until
 
 RUN_TIMEOUT_S = 180   # two shared cores, and children at idle priority: a one-epoch run can wait long for CPU
 
@@ -202,3 +202,19 @@ def test_a_run_whose_owner_pid_was_reused_is_stopped_at_start_up_and_continues(t
         os.close(lock)
         stranger.kill()
         stranger.wait()
+
+
+# ---- delete --------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_delete_stops_a_training_run_first_then_removes_its_folder(tmp_path, data):
+    manager = RunManager(tmp_path, max_active=1)
+    run_id = manager.start(RunSettings(epochs=50))
+    wait_until(lambda: state(tmp_path, run_id) == "running", "the run to train", RUN_TIMEOUT_S)
+    children = training_children(tmp_path / run_id)
+    assert children
+    manager.delete(run_id)
+    assert not (tmp_path / run_id).exists()
+    assert not training_children(tmp_path / run_id), "its trainer outlived the delete"
+    assert manager.training_count() == 0 and not manager.owns(run_id) and manager.was_deleted(run_id)
+    manager.shutdown()

@@ -171,7 +171,6 @@ def share(frames: dict) -> None:
 
 
 share_link.title(t("Interpolate"))
-share_link.model_from_link("interpolate")
 model = model_picker.pick_model()
 if model is None:
     model_picker.no_model_prompt()

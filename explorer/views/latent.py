@@ -11,11 +11,16 @@ The state, all in session state (prefix latent.):
 Setting a new base zeroes the direction sliders, so the picture is the base's; under each slider a
 strip shows what -3 ... +3 does to the base.
 
-Speed (design.md section 5): each direction slider is its own fragment that draws the picture into
-an st.empty outside it before drawing itself, so a move reruns one slider and one generator
-forward (about a millisecond), not the page. The raw sliders are drawn only while their expander
-is open; a raw move, or a direction move while they are open, reruns the whole page so that every
-slider, strip and picture shows the same z.
+The link (explorer/share_link.py): ?model, ?seed, ?z (when no seed gives the base), ?d (the sliders).
+
+Speed (design.md section 5): the picture and the direction sliders are one fragment (panel), so a
+move reruns that part (one generator forward, about a millisecond, and the sliders and strips
+re-sent), not the page; the strips are kept for the base z. The picture is inside the fragment, not
+an st.empty outside that each slider's fragment redraws: Streamlit replaces an element a fragment
+writes outside itself, and the browser then dropped the picture for a frame or more on every full
+run. The raw sliders are drawn only while their expander is open; a raw move, a button that sets
+a new base z, or a direction move while the raw sliders are open, reruns the whole page so that
+every slider, strip and picture shows the same z.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import time
 import numpy as np
 import streamlit as st
 import torch
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from gan_core import d_scores, decode, grid, latent_plane, png_bytes, upscale, z_from_seed
 from explorer import charts, latent_tools, live_generator, model_picker, presenter, resources, share_link
@@ -51,7 +57,8 @@ MAP_SOURCES = {"seed": N_("Seed"), "now": N_("This picture")}   # and each kept 
 # What changes most along a direction that changes no class steadily (gan_core.DirectionLabel.kind).
 PIXEL_KINDS = {"brightness": N_("brightness"), "width": N_("width"), "height": N_("height")}
 
-MOVED = "latent.moved"   # a direction slider moved (set by its callback, read by its fragment)
+MOVED = "latent.moved"   # a direction slider moved (set by its callback, read by the panel's fragment)
+WHOLE_PAGE = "latent.whole_page"   # a button in the panel changed the base z: rerun the page, not just the panel
 
 
 def _a_key(i: int) -> str:
@@ -79,6 +86,7 @@ def set_base(z: list[float], map_cell: int | None = None) -> None:
     """A new base z: the direction sliders go back to 0 and earlier results no longer describe the picture."""
     latent_tools.set_latent_base(z)
     st.session_state["latent.map.cell"] = map_cell
+    st.session_state[WHOLE_PAGE] = True   # new strips: in a run of the panel alone, rerun the page
 
 
 def _from_seed(dim: int) -> None:
@@ -93,6 +101,7 @@ def _randomise(dim: int) -> None:
 def _zero_directions(k: int) -> None:
     for i in range(k):
         st.session_state[_a_key(i)] = 0.0
+    st.session_state[WHOLE_PAGE] = True
 
 
 def _start_here(dirs) -> None:
@@ -124,31 +133,15 @@ def rendered(model, dirs) -> tuple[bytes, str]:
     return png_bytes(upscale(image[0], scale)), f"{verdict} · {plain(model.source, 120)}"
 
 
-def show(picture, png: bytes, caption: str) -> None:
-    # One element on purpose: each element is one more message per slider change, and on a busy
-    # two-core machine an image with a metric and a download button under it took 80 ms longer.
-    picture.image(png, caption=caption, output_format="PNG", width="stretch")
+def draw(model, dirs, where):
+    """G(z) for the page's z, D's verdict under it, drawn in `where`; returns the image, which a later
+    picture.image() replaces (never an st.empty first: an empty slot reaches the browser as a blank).
 
-
-def draw(model, dirs, picture) -> None:
-    """G(z) for the page's z into the picture slot (an st.empty), D's verdict under it."""
-    show(picture, *rendered(model, dirs))
-
-
-def picture_slot(model, dirs):
-    """The picture's slot, filled at once; returned for the direction fragments to redraw.
-
-    The slot is an st.empty, whose empty element reaches the browser as a blank: made and filled
-    back to back, with the picture computed before, the blank never shows. (Left empty until the
-    fragments drew into it, it blinked on every full run: Random, a seed, Start here. The image
-    element itself as the slot does not do: fragments redrawing it made the browser drop it for
-    a frame or two. tests/test_share_links.py watches for both.)
+    One element on purpose: each element is one more message per slider change, and on a busy
+    two-core machine an image with a metric and a download button under it took 80 ms longer.
     """
     png, caption = rendered(model, dirs)
-    with st.container(key="latent.picture"):   # the key names it for the presenter's styles and the tests
-        picture = st.empty()
-        show(picture, png, caption)
-    return picture
+    return where.image(png, caption=caption, output_format="PNG", width="stretch")
 
 
 def verdict_text(model, image: np.ndarray) -> str:
@@ -171,18 +164,49 @@ def direction_words(i: int, found: list | None) -> tuple[str, str | None]:
                     "what changes most is the picture's {what}.", what=t(PIXEL_KINDS[found[i].kind]))
 
 
-def direction(i: int, model, dirs, picture, judge) -> None:
-    """Direction slider i, run as a fragment: a move reruns this slider and redraws the picture, nothing else."""
-    if st.session_state.pop(MOVED, False) and st.session_state.get("latent.raw"):
-        st.rerun()   # the raw sliders are open: the whole page, so they show the new z too
-    # Every direction draws, in full runs too: a fragment may only redraw a slot outside it that it
-    # wrote to in the last full run. Each drawing replaces the last, so the last one is shown.
-    draw(model, dirs, picture)
-    share(model, dirs)   # the URL follows the slider
+def direction(i: int, judge) -> None:
+    """Direction slider i, with what the quality classifier saw change along it (once it has looked)."""
     found = latent_tools.labels_ready(st.session_state["latent.model"], judge) if judge else None
     label, help_text = direction_words(i, found)
     st.slider(label, -latent_tools.SPAN, latent_tools.SPAN, step=A_STEP, format="%+.1f", key=_a_key(i),
               on_change=_direction_moved, persist_state="session", help=help_text)
+
+
+def panel(model, dirs, judge, why, dim: int) -> None:
+    """The picture beside the direction sliders, run as one fragment: a slider move reruns this, not the page.
+
+    The picture is inside the fragment on purpose. Drawn outside it (an st.empty above that each
+    slider's fragment redrew), every full run (Random, a seed, Start here) made the browser drop
+    the picture for a frame or more: Streamlit replaces an element a fragment writes outside
+    itself. Buttons here that change the base z, and any move while the raw sliders are open,
+    rerun the whole page, so that the strips, the raw sliders and the map show the new z too.
+    """
+    whole = st.session_state.pop(WHOLE_PAGE, False)
+    moved = st.session_state.pop(MOVED, False)
+    ctx = get_script_run_ctx()
+    if ctx is not None and ctx.fragment_ids_this_run and (whole or (moved and st.session_state.get("latent.raw"))):
+        st.rerun()
+    left, right = st.columns([3, 2] if presenter.presenting() else 2, gap="medium")
+    with left:
+        # The key names the picture for the presenter's styles and the tests.
+        picture = draw(model, dirs, st.container(key="latent.picture"))
+        frames = st.session_state.pop("latent.play", None)
+        if frames is not None:   # a steering walk: played here, then the picture where it ended
+            play(picture, frames)
+            draw(model, dirs, picture)
+        with presenter.secondary(t("Steer to a class")):
+            steering(model, dirs, judge, why)
+        if not presenter.presenting():
+            start_controls(dim)
+    with right:
+        if presenter.presenting():
+            start_controls(dim)
+        if dirs is None:
+            st.info(t("This generator's z has {dim:,} numbers, too many to find its main directions quickly: "
+                      "use the sliders of z below.", dim=dim), icon=":material/tune:")
+        else:
+            directions_panel(model, dirs, judge)
+    share(model, dirs)   # the URL follows the sliders
 
 
 # ---- the page's parts -------------------------------------------------------------------
@@ -211,16 +235,15 @@ def steering(model, dirs, judge, why: str | None) -> None:
                           "the sphere where G was trained; at most 50 steps.")):
         with st.spinner(t("Steering toward {cls}…", cls=names[target])):
             path = latent_tools.steer_to(model.G, judge, current_z(dirs), target)
-            if not live_generator.live(model.config):
+            if not live_generator.live(model.config):   # the browser plays the walk itself
                 st.session_state["latent.play"] = latent_tools.animation(model.G, path.z, model.config.image_size)
-        set_base(path.z[-1].tolist())   # before the sliders are drawn, so they show it
+        set_base(path.z[-1].tolist())
         st.session_state["latent.steered"] = dict(target=target, steps=len(path.z) - 1, reached=path.reached,
                                                   start=float(path.target_prob[0]), end=float(path.target_prob[-1]))
         if live_generator.live(model.config):
-            # The picture above was drawn before this button was read: draw the page again, the walk playing in it.
             st.session_state["latent.walk"] = (st.session_state.get("latent.walks", 0) + 1, path.z)
             st.session_state["latent.walks"] = st.session_state["latent.walk"][0]
-            st.rerun()
+        st.rerun()   # the whole page: the walk plays in the picture, then everything shows where it ended
     done = st.session_state.get("latent.steered")
     if done:
         cls = names[done["target"]]
@@ -235,18 +258,27 @@ def steering(model, dirs, judge, why: str | None) -> None:
                          cls=cls, steps=done["steps"], end=done["end"]))
 
 
-def directions_panel(model, dirs, picture, judge) -> None:
+def directions_panel(model, dirs, judge) -> None:
     k = len(dirs.vectors)
     c = st.columns(2)
     c[0].button(t("All to 0"), icon=":material/restart_alt:", on_click=_zero_directions, args=(k,),
                 width="stretch", help=t("Back to the starting picture."))
     c[1].button(t("Start here"), icon=":material/push_pin:", on_click=_start_here, args=(dirs,), width="stretch",
                 help=t("Make this picture the start: the sliders go to 0 and the strips are drawn from it."))
-    strips = latent_tools.strips(model.G, torch.tensor(st.session_state["latent.base"]), dirs,
-                                 model.config.image_size)
-    for i in range(k):
-        st.fragment(direction)(i, model, dirs, picture, judge)
-        st.image(png_bytes(strips[i]), output_format="PNG", width="stretch")
+    for i, strip in enumerate(strip_pngs(model, dirs)):
+        direction(i, judge)
+        st.image(strip, output_format="PNG", width="stretch")
+
+
+def strip_pngs(model, dirs) -> list[bytes]:
+    """Each direction's strip as PNG, kept for the base z: a slider move re-sends them rather than redraws them."""
+    key = (st.session_state["latent.model"], tuple(st.session_state["latent.base"]))
+    kept = st.session_state.get("latent.strips")
+    if kept is None or kept[0] != key:
+        found = latent_tools.strips(model.G, torch.tensor(st.session_state["latent.base"]), dirs,
+                                    model.config.image_size)
+        kept = st.session_state["latent.strips"] = (key, [png_bytes(f) for f in found])
+    return kept[1]
 
 
 def raw_sliders(model, dirs) -> None:
@@ -485,41 +517,13 @@ def explorer(model) -> None:
 
     if live_generator.live(model.config):
         live_explorer(model, dirs, judge, why)
-        latent_map(model)
-        name_directions(model, dirs, judge, key)
-        return
-    if note := live_generator.server_note(model.config):   # why the pictures wait for the release
-        st.caption(note)
-
-    # On a projector the picture takes most of the width and the steering folds away (explorer/presenter.py).
-    left, right = st.columns([3, 2] if presenter.presenting() else 2, gap="medium")
-    with left:
-        picture = picture_slot(model, dirs)   # first: the browser keeps the old picture until this one replaces it
-        with presenter.secondary(t("Steer to a class")):
-            steering(model, dirs, judge, why)
-        if not presenter.presenting():
-            start_controls(dim)
-    with right:
-        if presenter.presenting():
-            start_controls(dim)
-        if dirs is None:
-            st.info(t("This generator's z has {dim:,} numbers, too many to find its main directions quickly: "
-                      "use the sliders of z below.", dim=dim), icon=":material/tune:")
-        else:
-            directions_panel(model, dirs, picture, judge)
-    share(model, dirs)
-    raw_sliders(model, dirs)
+    else:
+        if note := live_generator.server_note(model.config):   # why the pictures wait for the release
+            st.caption(note)
+        st.fragment(panel)(model, dirs, judge, why, dim)
+        raw_sliders(model, dirs)
     latent_map(model)
 
-    frames = st.session_state.pop("latent.play", None)
-    if frames is not None:
-        play(picture, frames)
-        draw(model, dirs, picture)
-    name_directions(model, dirs, judge, key)
-
-
-def name_directions(model, dirs, judge, key: str) -> None:
-    """Once per generator, after the page is drawn: label the directions, then draw the page again with them."""
     if dirs is not None and judge is not None and latent_tools.labels_ready(key, judge) is None:
         with st.spinner(t("Naming the directions with the quality classifier (once for this generator)…")):
             latent_tools.labels(model.G, key, dirs, judge, model.config.image_size)
@@ -527,7 +531,6 @@ def name_directions(model, dirs, judge, key: str) -> None:
 
 
 share_link.title(t("Latent space"))
-share_link.model_from_link("latent")
 model = model_picker.pick_model()
 if model is None:
     model_picker.no_model_prompt()

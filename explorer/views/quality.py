@@ -116,7 +116,6 @@ def copies(model, gen, data) -> None:
 
 
 share_link.title(t("Quality"))
-share_link.model_from_link("quality")
 model = model_picker.pick_model()
 if model is None:
     model_picker.no_model_prompt()

@@ -20,12 +20,15 @@ from typing import NamedTuple
 import streamlit as st
 
 from gan_core import ACTIVE_STATES, ConfigError, RunFolder, grid, png_bytes, upscale
-from explorer import charts, env, resources, training_form
+from gan_core.run_folder import TITLE_MAX
+from explorer import charts, disk_trouble, env, resources, run_owners, training_form
 from explorer.i18n import N_, t, tn
 from explorer.lesson_runs import LESSON_RUNS, lesson_folders
 from explorer.model_picker import state_name
 from explorer.plain import plain
-from explorer.run_manager import LOG_FILE, RESUMABLE_STATES, RUN_ID, QueueFull, RunsFolderError
+from explorer.run_manager import (LOG_FILE, RESUMABLE_STATES, RUN_ID, BackendUnavailable, DeleteRefused,
+                                  QueueFull, RunsFolderError)
+from explorer.run_names import default_title, run_title
 
 POLL_S = 1.0          # state and progress of a training run
 QUEUE_POLL_S = 2.0    # a waiting run: its place in the queue changes seldom
@@ -33,6 +36,7 @@ RESULTS_S = 3.0       # charts, samples and console of a training run
 STEP_WAIT_S = 2.0     # after Step, how long to wait for that step to show before redrawing the page
 SAMPLE_SCALE = 4      # 28 px samples shown at 112 px, pixels kept square
 SAMPLE_COLUMNS = 8
+COUNT_POLL_S = 3.0    # the sidebar's "now training" while anything trains or waits
 
 # While paused: (half, label, widget key, help). "both" keeps Step's old key.
 STEP_BUTTONS = (("d", N_("Step D"), "train.step_d",
@@ -78,19 +82,39 @@ class Shown(NamedTuple):
 
 
 def start_button(settings) -> None:
-    """Sidebar: Start, and how busy the server is. A new run becomes the page's run."""
+    """Sidebar: Start, and how busy the server is. A new run becomes the page's run, owned by this browser.
+
+    settings is None while the form holds a value a run cannot use: Start is then disabled, and a run
+    never starts with settings other than those the form shows (they are read in this same script run)."""
     with st.sidebar:
-        if st.button(t("Start training"), type="primary", icon=":material/play_arrow:", width="stretch",
-                     key="train.start"):
+        clicked = st.button(t("Start training"), type="primary", icon=":material/play_arrow:", width="stretch",
+                            key="train.start", disabled=settings is None,
+                            help=t("Fix the settings marked in red first.") if settings is None else None)
+        if clicked and settings is not None:
             try:
-                st.session_state["train.run"] = mgr.start(settings)
+                st.session_state["train.run"] = mgr.start(settings, owner_key=run_owners.owner_key())
                 st.session_state["train.lesson"] = None
-            except (ConfigError, QueueFull, RunsFolderError) as e:
+            except (ConfigError, QueueFull, RunsFolderError, BackendUnavailable) as e:
                 st.error(plain(e))
-        st.caption(t("This server trains up to {runs} at once ({threads} each); now training {training}, "
-                     "waiting {waiting}.", runs=runs_count(mgr.max_active),
-                     threads=tn("{n:,} CPU thread", "{n:,} CPU threads", mgr.threads),
-                     training=mgr.training_count(), waiting=mgr.waiting_count()))
+        busy = mgr.training_count() or mgr.waiting_count()
+        st.fragment(run_every=COUNT_POLL_S if busy else None)(server_load)()
+
+
+def server_load() -> None:
+    """How busy the server is; polled while anything trains or waits, so it drops when a run ends."""
+    lone = mgr.lone_threads or mgr.threads
+    if mgr.max_active > 1 and lone != mgr.threads:
+        st.caption(t("This server trains up to {runs} at once: a run alone on {lone}, several on {each} each. Now "
+                     "training {training}, waiting {waiting}.", runs=runs_count(mgr.max_active), lone=threads(lone),
+                     each=threads(mgr.threads), training=mgr.training_count(), waiting=mgr.waiting_count()))
+        return
+    st.caption(t("This server trains up to {runs} at once ({threads} each); now training {training}, "
+                 "waiting {waiting}.", runs=runs_count(mgr.max_active), threads=threads(lone),
+                 training=mgr.training_count(), waiting=mgr.waiting_count()))
+
+
+def threads(n: int) -> str:
+    return tn("{n:,} CPU thread", "{n:,} CPU threads", n)
 
 
 def runs_count(n: int) -> str:
@@ -101,16 +125,22 @@ def epochs_count(n: int) -> str:
     return tn("{n:,} epoch", "{n:,} epochs", n)
 
 
-def run_label(status: dict, run_id: str) -> str:
-    """A run's name and recipe; its state only once final, since this label is not refreshed while it trains."""
-    cfg = status.get("config", {})
-    state = status.get("state", "?")
-    label = t("{run} · {epochs} epochs, batch {batch}", run=run_id, epochs=cfg.get("epochs", "?"),
-              batch=cfg.get("batch_size", "?"))
+def run_label(run, status: dict) -> str:
+    """A run's title (explorer.run_names) and, once it has ended, how."""
+    label, state = run_title(run), status.get("state", "?")
     if state in ACTIVE_STATES:
         return label
     return t("{label} · {state} after {epochs}", label=label, state=state_name(state),
              epochs=epochs_count(status.get("epoch", 0)))
+
+
+def unique_labels(runs: dict, statuses: dict) -> dict[str, str]:
+    """run id -> label; two runs with the same label (same recipe, no title) are told apart by their ids."""
+    labels = {r: run_label(run, statuses[r]) for r, run in runs.items()}
+    seen: dict[str, int] = {}
+    for label in labels.values():
+        seen[label] = seen.get(label, 0) + 1
+    return {r: f"{label} · {r}" if seen[label] > 1 else label for r, label in labels.items()}
 
 
 def _picked_run() -> None:
@@ -128,10 +158,14 @@ def _from_link(statuses: dict, lessons: dict) -> None:
         if wanted in statuses:
             st.session_state["train.run"] = wanted
             return
-        st.warning(t("The link asks for run “{run}”, which is not a run name. Pick a run below or start a new one.",
-                     run=plain(wanted, 80)) if not RUN_ID.fullmatch(wanted) else
-                   t("The link asks for run “{run}”, which was not found in this server's runs folder. Pick a run "
-                     "below or start a new one.", run=plain(wanted, 80)))
+        if RUN_ID.fullmatch(wanted) and mgr.was_deleted(wanted):
+            st.info(t("Run “{run}” was deleted.", run=wanted), icon=":material/delete:")
+        elif not RUN_ID.fullmatch(wanted):
+            st.warning(t("The link asks for run “{run}”, which is not a run name. Pick a run below or start a new "
+                         "one.", run=plain(wanted, 80)))
+        else:
+            st.warning(t("The link asks for run “{run}”, which was not found in this server's runs folder. Pick a "
+                         "run below or start a new one.", run=plain(wanted, 80)))
     if lesson:
         if lesson in lessons:
             st.session_state["train.lesson"] = lesson
@@ -142,15 +176,24 @@ def _from_link(statuses: dict, lessons: dict) -> None:
 
 def run_picker() -> Shown | None:
     """What this page shows: a run of this server, or a shipped one; picked here or given by the URL."""
-    statuses = {r.name: r.read_status() for r in mgr.runs()}
+    runs = {r.name: r for r in mgr.runs()}
+    statuses = {r: run.read_status() for r, run in runs.items()}
     lessons = lesson_folders(env.checkpoints_root())
     if "train.run" not in st.session_state:
         _from_link(statuses, lessons)
-    if st.session_state.get("train.run") not in statuses:
-        st.session_state["train.run"] = None
+    gone = st.session_state.get("train.run")
+    if said := st.session_state.pop("train.deleted", None):
+        st.success(t("Run “{run}” was deleted.", run=plain(said)), icon=":material/delete:")
+    elif gone and gone not in statuses and mgr.was_deleted(gone):   # by someone else, while this page showed it
+        st.info(t("Run “{run}” was deleted.", run=gone), icon=":material/delete:")
+    # Set the run again before the picker is drawn, every time. A label changes (the run ended, was renamed)
+    # and the browser sends back the label it shows: one no longer among the options, which would empty the
+    # picker (and the URL's ?run=) on the next click of any button, Continue included. Read here, the picker's
+    # value is still the run the browser means; set here, it wins over the stale label.
+    st.session_state["train.run"] = gone if gone in statuses else None
     if st.session_state.get("train.lesson") not in lessons:
         st.session_state["train.lesson"] = None
-    labels = {r: run_label(s, r) for r, s in statuses.items()}   # translated here: format_func may run outside
+    labels = unique_labels(runs, statuses)   # translated here: format_func may run outside
     run_id = st.selectbox(t("Run"), list(statuses), format_func=labels.__getitem__, key="train.run",
                           placeholder=t("Choose a run to watch, or start one in the sidebar"),
                           on_change=_picked_run, persist_state="session")
@@ -174,8 +217,15 @@ def run_picker() -> Shown | None:
     return None
 
 
+def may_control(run_id: str) -> bool:
+    """Whether this browser may control the run: it started it, or it is the teacher's (explorer/run_owners.py)."""
+    return mgr.may_control(run_id, run_owners.owner_key(), run_owners.is_teacher(), bool(run_owners.teacher_token()))
+
+
 def _control(run_id: str, action: str) -> None:
     """Pause, Resume and Stop's callback; Resume also puts away what the last single update changed."""
+    if not may_control(run_id):
+        return
     mgr.control(run_id, action)
     if action == "resume":
         st.session_state.pop("train.change", None)
@@ -186,15 +236,20 @@ def _single(run_id: str, half: str) -> None:
     """Step D, Step G or Step both's callback: note the grid and status.json's last update as they are now, so
     live_status can wait for this update and show what it changed."""
     run = mgr.folder(run_id)
+    if run is None or not may_control(run_id):
+        return
     status, grid_now = run.read_status(), run.read_samples(None)
     if mgr.control(run_id, STEP_ACTIONS[half]):
         st.session_state["train.update_wait"] = Waiting(run_id, status.get("update"), grid_now, time.monotonic())
 
 
 def _continue(run_id: str) -> None:
+    if not may_control(run_id):
+        return
+    st.session_state["train.run"] = run_id   # the page stays on it, whatever its label now says
     try:
         queued = mgr.resume(run_id)
-    except RunsFolderError as e:
+    except (RunsFolderError, BackendUnavailable) as e:
         st.toast(plain(e), icon=":material/error:")
         return
     if not queued:
@@ -207,6 +262,12 @@ def controls(run_id: str, state: str) -> None:
     owned = mgr.owns(run_id)
     if state in ACTIVE_STATES and not owned and mgr.stop_if_orphaned(run_id):
         state = "stopped"   # its trainer died unseen (no lock held on its folder): offer Continue
+    if state not in ACTIVE_STATES and state not in RESUMABLE_STATES:
+        return   # finished or diverged: nothing to control
+    if not may_control(run_id):
+        st.caption(t("You are watching this run: only the browser that started it, or the teacher, can control "
+                     "it."))
+        return
     active = state in ACTIVE_STATES and owned
     paused = mgr.pause_requested(run_id) if owned else state == "paused"
     c = st.columns(3)
@@ -268,7 +329,10 @@ def progress(run_id: str, status: dict, snap) -> None:
     batch = status.get("config", {}).get("batch_size", 0)
     if state in ("running", "paused") and total:
         rate = snap.steps_per_sec
-        parts = [t("Epoch {epoch}/{epochs}", epoch=min(step // spe + 1, epochs), epochs=epochs),
+        epoch = min(step // spe + 1, epochs)
+        # The book's console line counts from 0 (Python's range): say both, so they visibly agree.
+        parts = [t("Epoch {epoch}/{epochs} (console: [{zero}/{epochs}])", epoch=epoch, zero=epoch - 1,
+                   epochs=epochs),
                  t("step {step:,}/{total:,}", step=step, total=total)]
         waiting = mgr.queue_position(run_id)   # resumed after lending its slot to the queue
         if waiting:
@@ -285,8 +349,11 @@ def progress(run_id: str, status: dict, snap) -> None:
         st.success(t("Finished: {epochs}, {steps:,} steps, {ips:,.0f} images/s.", epochs=epochs_count(epochs),
                      steps=step, ips=status.get("images_per_sec") or 0), icon=":material/check_circle:")
     elif state == "stopped":
+        # A stop someone asked for is recorded as "stopped at epoch E, step S": the line above says that already.
+        asked = message == f"stopped at epoch {status.get('epoch')}, step {status.get('step')}"
         st.info(t("Stopped after {epoch} of {epochs}. {message}", epoch=status.get("epoch", 0),
-                  epochs=epochs_count(epochs), message=plain(message)), icon=":material/stop_circle:")
+                  epochs=epochs_count(epochs), message="" if asked else plain(message)).strip(),
+                icon=":material/stop_circle:")
     elif state in ("failed", "diverged"):
         st.error(t("{state}: {message}", state=state_name(state).capitalize(), message=plain(message)),
                  icon=":material/error:")
@@ -404,6 +471,8 @@ def downloads(shown: Shown) -> None:
 
 def console(run: RunFolder) -> None:
     with st.expander(t("Console: the book's once-per-epoch printout")):
+        st.caption(t("The book's line counts epochs from 0, as Python does: `epoch [0/N]` is printed when the "
+                     "progress bar's epoch 1 ends."))
         try:
             lines = (run.path / LOG_FILE).read_text(errors="replace").splitlines()[-20:]
         except OSError:
@@ -477,6 +546,59 @@ def live_results(run_id: str) -> None:
     results(Shown(run_id, mgr.folder(run_id), None))
 
 
+def _rename(run_id: str, key: str) -> None:
+    """The title box's callback: name the run (gan_core checks the title), or say in one line why not."""
+    run = mgr.folder(run_id)
+    if run is None or not may_control(run_id):
+        return
+    try:
+        run.write_title(st.session_state.get(key) or "")
+        st.session_state.pop("train.title_error", None)
+    except ConfigError as e:
+        st.session_state["train.title_error"] = (run_id, t("This title cannot be used: {reason}.", reason=plain(e)))
+    except OSError as e:
+        st.session_state["train.title_error"] = (run_id, plain(disk_trouble.write_error(e, run.title_file)))
+
+
+def _delete(run_id: str) -> None:
+    """Delete's callback, once confirmed: the run is stopped first if it trains, then its folder removed."""
+    run = mgr.folder(run_id)
+    if run is None or not may_control(run_id):
+        return
+    title = run_title(run)
+    try:
+        mgr.delete(run_id)
+    except (DeleteRefused, RunsFolderError) as e:
+        st.session_state["train.delete_error"] = (run_id, t("The run was not deleted: {reason}.", reason=plain(e)))
+        return
+    st.session_state["train.run"] = None
+    st.session_state["train.deleted"] = title
+
+
+def manage(run_id: str) -> None:
+    """Title and Delete, for the browser that started the run (or the teacher)."""
+    run = mgr.folder(run_id)
+    if run is None or not may_control(run_id):
+        return
+    key = f"train.title.{run_id}"
+    c = st.columns([4, 1], vertical_alignment="bottom")
+    c[0].text_input(t("Title"), value=run.read_title() or "", key=key, max_chars=TITLE_MAX,
+                    placeholder=default_title(run), on_change=_rename, args=(run_id, key),
+                    help=t("A name for this run, shown in the run pickers; empty: the recipe, epochs and seed."))
+    with c[1].popover(t("Delete"), icon=":material/delete:", width="stretch"):
+        training = run.read_status().get("state") in ACTIVE_STATES
+        st.markdown(t("Delete **{title}** and all its files? This cannot be undone.", title=plain(run_title(run))))
+        if training:
+            st.caption(t("It is training: it will be stopped first."))
+        st.button(t("Delete for good"), type="primary", icon=":material/delete_forever:", key="train.delete",
+                  on_click=_delete, args=(run_id,))
+    for state_key in ("train.title_error", "train.delete_error"):
+        said = st.session_state.get(state_key)
+        if said and said[0] == run_id:
+            st.error(said[1], icon=":material/error:")
+            del st.session_state[state_key]
+
+
 def lesson_view(shown: Shown) -> None:
     """A shipped run: what it shows and why, its settings (to train it again), then its results, read-only."""
     about = LESSON_RUNS.get(shown.lesson)
@@ -497,6 +619,7 @@ def lesson_view(shown: Shown) -> None:
 
 
 st.title(t("Train the book's GAN"))
+run_owners.keep_owner_cookie()
 start_button(training_form.training_settings())
 shown = run_picker()
 if shown is None:
@@ -509,6 +632,7 @@ if shown is None:
 elif shown.lesson:
     lesson_view(shown)
 else:
+    manage(shown.key)
     now = phase(shown.folder.read_status().get("state"))
     status_every = {"waiting": QUEUE_POLL_S, "training": POLL_S}.get(now)
     st.fragment(run_every=status_every)(live_status)(shown.key, now)

@@ -48,6 +48,13 @@ class Recorder:
         control.on_wait = lambda: self.samples(None)
         self.updates = 0                                # single updates done while paused, in this process
         self.last_update: dict | None = None            # the last one's event (half, before, after), while paused
+        self.threads: int | None = None                 # CPU threads asked for (use_threads), set before the next step
+
+    def use_threads(self, n: int) -> None:
+        """Train with n CPU threads from the next step on (from any thread: torch's setting is the training
+        thread's own, so that thread applies it)."""
+        if 1 <= n <= 256:
+            self.threads = n
 
     @property
     def images_per_sec(self) -> float:
@@ -76,6 +83,8 @@ class Recorder:
             self._step(ev)
         else:
             self._epoch(ev)
+        if self.threads is not None and self.threads != torch.get_num_threads():
+            torch.set_num_threads(self.threads)
         if self.log:
             self.log.add(ev)
         now = time.monotonic()

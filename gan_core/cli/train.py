@@ -112,13 +112,18 @@ def settings(args, run: RunFolder, ck: Checkpoint | None) -> tuple[GANConfig, Re
     return cfg, recording.validate()
 
 
-def listen(control: TrainControl, on_change) -> None:
+def listen(control: TrainControl, on_change, on_threads=None) -> None:
     """Obey control lines on stdin; EOF (the parent went away) stops the run.
 
-    While paused, "step" (or "step both") does one step, "step d" only D's update, "step g" only G's."""
+    While paused, "step" (or "step both") does one step, "step d" only D's update, "step g" only G's.
+    "threads N" asks for N CPU threads from the next step on (the app gives a run training alone the whole machine)."""
     actions = {"pause": control.pause, "resume": control.resume, "stop": control.stop, "step": control.step_once,
                **{f"step {kind}": (lambda kind=kind: control.step_once(kind)) for kind in HALVES}}
     for line in sys.stdin:
+        words = line.split()
+        if on_threads and len(words) == 2 and words[0] == "threads" and words[1].isdigit():
+            on_threads(int(words[1]))
+            continue
         act = actions.get(line.strip())
         if act:
             act()
@@ -201,7 +206,8 @@ def train(args, lock: list[int]) -> int:
     rec = Recorder(run, trainer, control, recording, log_events=args.events, quiet=args.quiet, yield_to=args.yield_to)
     rec.status("running")
     if args.control == "stdin":
-        threading.Thread(target=listen, args=(control, lambda: rec.status("running")), daemon=True).start()
+        threading.Thread(target=listen, args=(control, lambda: rec.status("running"), rec.use_threads),
+                         daemon=True).start()
     if trainer.epoch == 0 and not args.resume:
         rec.samples(None)
     try:
