@@ -16,6 +16,7 @@ the pages share:
     timeline_sources.py  the snapshots a Timeline shows
     evaluations.py       the Quality page's numbers, computed once per server
     latent_tools.py      the latent pages' directions, labels, steering and projections, kept per model
+    live_generator.py    G run in the browser: sliders, walks and the map drawn as the mouse moves (.js, .css)
     charts.py            every Plotly figure
     env.py               settings from GAN_EXPLORER_* environment variables
     i18n.py              t(): every text in the reader's language (catalogs in locale/)

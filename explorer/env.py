@@ -15,6 +15,8 @@
                               ray://HOST:PORT (its client port) or HOST:PORT (its head); unset: train here
     GAN_EXPLORER_TEACHER_TOKEN  a secret; a browser that opens the app once with ?token=IT may control every run
                               (unset: only the browser that started a run controls it)
+    GAN_EXPLORER_LIVE         1: G runs in the reader's browser where it can (explorer/live_generator.py); 0: every
+                              picture is drawn on the server, the reference path (default 1)
 """
 from __future__ import annotations
 
@@ -105,3 +107,7 @@ def ray_address() -> str | None:
 def teacher_token() -> str:
     """The teacher's secret ("" when none is set: no session is a teacher)."""
     return os.environ.get("GAN_EXPLORER_TEACHER_TOKEN", "").strip()
+
+
+def live_generator() -> bool:
+    return _int("GAN_EXPLORER_LIVE", 1, 0, 1) == 1

@@ -10,6 +10,11 @@ import torch
 
 from gan_core import load_fashion_mnist
 
+# The suite tests the pages' server path, the reference: G drawn in the browser (explorer/live_generator.py) is
+# tested where it is asked for (tests/test_live_generator.py sets GAN_EXPLORER_LIVE=1). Set here, before any
+# fixture starts a server, so that servers inherit it too.
+os.environ.setdefault("GAN_EXPLORER_LIVE", "0")
+
 # One thread: tests share the cores with app servers, browsers and each other, and a second OpenMP
 # thread that has to wait for a busy core spins; under load it quadrupled the CPU time of the training tests.
 torch.set_num_threads(1)

@@ -60,10 +60,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict[str, str], log_path: Path, timeout: float = 60.0) -> Iterator[str]:
-    """Run `streamlit run explorer/app.py` until the block ends; yields its base URL."""
+def streamlit_server(env: dict[str, str], log_path: Path, timeout: float = 60.0, script: Path = APP) -> Iterator[str]:
+    """Run `streamlit run explorer/app.py` (or another script) until the block ends; yields its base URL."""
     port = free_port()
-    cmd = [str(Path(sys.executable).with_name("streamlit")), "run", str(ROOT / "explorer" / "app.py"),
+    cmd = [str(Path(sys.executable).with_name("streamlit")), "run", str(script),
            "--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
            "--server.port", str(port), "--server.address", "127.0.0.1"]
     with open(log_path, "wb") as log:

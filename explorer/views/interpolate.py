@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from gan_core import d_scores, decode, gif_bytes, interpolate, png_bytes, strip, upscale, z_from_seed
-from explorer import latent_tools, model_picker, presenter, share_link
+from explorer import latent_tools, live_generator, model_picker, presenter, share_link
 from explorer.i18n import N_, t
 
 MODES = {"lerp": N_("Linear (lerp)"), "slerp": N_("Spherical (slerp)")}
@@ -82,11 +82,16 @@ def frame_picture(slot, frames: dict, scores: dict | None, mode: str, i: int, sc
                       width="stretch" if presenter.presenting() else "content")
 
 
-def frame_slider(n: int) -> int:
-    """The Frame slider (1 ... n); the frame's index, from 0."""
-    if st.session_state.get("interp.frame_of") != n:   # another walk length: start at its middle again
+def frame_start(n: int) -> None:
+    """Another walk length: start at its middle again."""
+    if st.session_state.get("interp.frame_of") != n:
         st.session_state["interp.frame_of"] = n
         st.session_state["interp.frame"] = n // 2 + 1
+
+
+def frame_slider(n: int) -> int:
+    """The Frame slider (1 ... n); the frame's index, from 0."""
+    frame_start(n)
     return st.slider(t("Frame"), 1, n, key="interp.frame",
                      help=t("Starts at the middle, where the two walks differ most.")) - 1
 
@@ -105,6 +110,25 @@ def presenter_scrubber(frames: dict, scores: dict | None, picture) -> None:
     """On a projector: the Frame slider beside the one large picture, which it redraws (the picture is outside)."""
     i = frame_slider(len(frames["lerp"]))
     frame_picture(picture, frames, scores, st.session_state["interp.mode"], i, PRESENT_SCALE)
+    share(frames)
+
+
+def _frame_released(position: dict) -> None:
+    st.session_state["interp.frame"] = position["frame"]
+
+
+@st.fragment
+def live_scrubber(a: torch.Tensor, b: torch.Tensor, frames: dict, scores: dict | None, modes: tuple[str, ...],
+                  scale: int, picture_vh: float | None = None) -> None:
+    """The walks drawn in the browser from the two ends (explorer/live_generator.py): the Frame slider and Play
+    move the pictures at the display's rate; a release reruns only this (the URL keeps the frame)."""
+    n = len(frames["lerp"])
+    frame_start(n)
+    with st.container(key="interp.picture"):   # the key names it for the presenter's styles and the tests
+        live_generator.walk(model.G, model.config, latent_tools.model_key(model.G), a, b, n,
+                            frame=st.session_state["interp.frame"], modes=modes, on_change=_frame_released,
+                            scores=None if scores is None else {m: scores[m].tolist() for m in MODES},
+                            scale=scale, picture_vh=picture_vh)
     share(frames)
 
 
@@ -205,11 +229,16 @@ if presenter.presenting():
         with st.expander(t("Endpoints A and B")):
             a, b = endpoints()
         frames, scores = walks(a, b, n)
-        i = (st.session_state["interp.frame"] if st.session_state.get("interp.frame_of") == n else n // 2 + 1) - 1
-        with left:   # drawn before the slider's fragment, which then redraws it
-            picture = frame_picture(st.container(key="interp.picture"), frames, scores, st.session_state["interp.mode"],
-                                    i, PRESENT_SCALE)
-        presenter_scrubber(frames, scores, picture)
+        if live_generator.live(model.config):   # the picture and its Frame slider and Play, in the browser
+            with left:
+                live_scrubber(a, b, frames, scores, (st.session_state["interp.mode"],), PRESENT_SCALE,
+                              presenter.PICTURE_VH)
+        else:
+            i = (st.session_state["interp.frame"] if st.session_state.get("interp.frame_of") == n else n // 2 + 1) - 1
+            with left:   # drawn before the slider's fragment, which then redraws it
+                picture = frame_picture(st.container(key="interp.picture"), frames, scores,
+                                        st.session_state["interp.mode"], i, PRESENT_SCALE)
+            presenter_scrubber(frames, scores, picture)
     strips = {mode: png_bytes(strip(f)) for mode, f in frames.items()}
     with st.expander(t("Both walks: GIFs, strips and downloads")):
         downloads(frames, strips)
@@ -222,6 +251,9 @@ else:
     strips = {mode: png_bytes(strip(f)) for mode, f in frames.items()}   # long walks wrap onto more rows
     downloads(frames, strips)
     st.subheader(t("Frame by frame"))
-    scrubber(frames, scores)
+    if live_generator.live(model.config):
+        live_scrubber(a, b, frames, scores, tuple(MODES), FRAME_SCALE)
+    else:
+        scrubber(frames, scores)
     for mode in MODES:
         st.image(strips[mode], caption=t("{mode}: A → B", mode=t(MODES[mode])), output_format="PNG")

@@ -34,7 +34,7 @@ import torch
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from gan_core import d_scores, decode, grid, latent_plane, png_bytes, upscale, z_from_seed
-from explorer import charts, latent_tools, model_picker, presenter, resources, share_link
+from explorer import charts, latent_tools, live_generator, model_picker, presenter, resources, share_link
 from explorer.i18n import N_, t
 from explorer.plain import plain
 
@@ -128,11 +128,7 @@ def rendered(model, dirs) -> tuple[bytes, str]:
     z = current_z(dirs)
     st.session_state["latent.z"] = z.tolist()   # the Interpolate and Timeline pages can start here
     image = decode(model.G, z[None], model.config.image_size)   # (1, 28, 28) uint8
-    if model.D is not None:
-        verdict = t("D's verdict: {p:.2f} (how sure D is that it is real)",
-                    p=float(d_scores(model.D, image)[0]))
-    else:
-        verdict = t("No D in this file to judge the image")
+    verdict = verdict_text(model, image)
     scale = PRESENT_SCALE if presenter.presenting() else SCALE
     return png_bytes(upscale(image[0], scale)), f"{verdict} · {plain(model.source, 120)}"
 
@@ -148,18 +144,30 @@ def draw(model, dirs, where):
     return where.image(png, caption=caption, output_format="PNG", width="stretch")
 
 
+def verdict_text(model, image: np.ndarray) -> str:
+    """D's verdict on one picture (1, s, s) uint8, in words."""
+    if model.D is None:
+        return t("No D in this file to judge the image")
+    return t("D's verdict: {p:.2f} (how sure D is that it is real)", p=float(d_scores(model.D, image)[0]))
+
+
+def direction_words(i: int, found: list | None) -> tuple[str, str | None]:
+    """Direction i's slider label and its help: what the quality classifier saw change along it, once it has."""
+    if not found:
+        return t("Direction {n}", n=i + 1), None
+    label = t("{n} · {what}", n=i + 1, what=latent_tools.label_words(found[i]))
+    if found[i].kind == "class":
+        return label, t("Found by the quality classifier over 128 random z: from -3 to +3, {share:.0%} of them "
+                        "turn from {minus} to {plus}.", share=found[i].class_shift, minus=t(found[i].minus_class),
+                        plus=t(found[i].plus_class))
+    return label, t("No class changes steadily along it (checked by the quality classifier over 128 random z); "
+                    "what changes most is the picture's {what}.", what=t(PIXEL_KINDS[found[i].kind]))
+
+
 def direction(i: int, judge) -> None:
     """Direction slider i, with what the quality classifier saw change along it (once it has looked)."""
     found = latent_tools.labels_ready(st.session_state["latent.model"], judge) if judge else None
-    if found:
-        label = t("{n} · {what}", n=i + 1, what=latent_tools.label_words(found[i]))
-        help_text = (t("Found by the quality classifier over 128 random z: from -3 to +3, {share:.0%} of them "
-                       "turn from {minus} to {plus}.", share=found[i].class_shift, minus=t(found[i].minus_class),
-                       plus=t(found[i].plus_class)) if found[i].kind == "class" else
-                     t("No class changes steadily along it (checked by the quality classifier over 128 random z); "
-                       "what changes most is the picture's {what}.", what=t(PIXEL_KINDS[found[i].kind])))
-    else:
-        label, help_text = t("Direction {n}", n=i + 1), None
+    label, help_text = direction_words(i, found)
     st.slider(label, -latent_tools.SPAN, latent_tools.SPAN, step=A_STEP, format="%+.1f", key=_a_key(i),
               on_change=_direction_moved, persist_state="session", help=help_text)
 
@@ -227,11 +235,14 @@ def steering(model, dirs, judge, why: str | None) -> None:
                           "the sphere where G was trained; at most 50 steps.")):
         with st.spinner(t("Steering toward {cls}…", cls=names[target])):
             path = latent_tools.steer_to(model.G, judge, current_z(dirs), target)
-            frames = latent_tools.animation(model.G, path.z, model.config.image_size)
+            if not live_generator.live(model.config):   # the browser plays the walk itself
+                st.session_state["latent.play"] = latent_tools.animation(model.G, path.z, model.config.image_size)
         set_base(path.z[-1].tolist())
-        st.session_state["latent.play"] = frames
         st.session_state["latent.steered"] = dict(target=target, steps=len(path.z) - 1, reached=path.reached,
                                                   start=float(path.target_prob[0]), end=float(path.target_prob[-1]))
+        if live_generator.live(model.config):
+            st.session_state["latent.walk"] = (st.session_state.get("latent.walks", 0) + 1, path.z)
+            st.session_state["latent.walks"] = st.session_state["latent.walk"][0]
         st.rerun()   # the whole page: the walk plays in the picture, then everything shows where it ended
     done = st.session_state.get("latent.steered")
     if done:
@@ -349,6 +360,13 @@ def latent_map(model) -> None:
         plane = latent_plane(model.G, *corners, rows=MAP_SIDE, cols=MAP_SIDE, mode="slerp" if slerp else "lerp",
                              image_size=size)
         st.session_state["latent.map.cells"] = plane.z.reshape(MAP_SIDE * MAP_SIDE, dim)
+        cell = st.session_state.get("latent.map.cell")
+        if live_generator.plane(model.G, model.config, st.session_state["latent.model"], tuple(corners), MAP_SIDE,
+                                MAP_SIDE, "slerp" if slerp else "lerp", cell=cell, on_change=_live_cell):
+            if cell is not None:
+                st.caption(t("Row {row}, column {col} is the picture above now: its directions and steering start "
+                             "from it.", row=cell // MAP_SIDE + 1, col=cell % MAP_SIDE + 1))
+            return
         picture = grid(plane.images.reshape(-1, size, size), ncols=MAP_SIDE, pad=MAP_PAD, scale=MAP_SCALE)
         fig = charts.latent_map_figure(png_bytes(picture), MAP_SIDE, MAP_SIDE, size, MAP_PAD, MAP_SCALE,
                                        st.session_state.get("latent.map.cell"))
@@ -367,6 +385,78 @@ def play(picture, frames: np.ndarray) -> None:
     for f in frames:
         picture.image(png_bytes(upscale(f, SCALE)), output_format="PNG", width="stretch")
         time.sleep(FRAME_S)
+
+
+# ---- the page drawn in the browser (explorer/live_generator.py) --------------------------------
+
+def _live_released(position: dict) -> None:
+    """The browser's sliders were let go: their base and amounts become the page's (before it reruns)."""
+    resources.manager().note_interaction()
+    st.session_state["latent.base"] = position["base"]
+    for i, a in enumerate(position["amounts"]):
+        st.session_state[_a_key(i)] = round(a, 2)   # the slider's grid, as _amounts() and links read it
+
+
+@st.fragment
+def live_picture(model, dirs, judge) -> None:
+    """The picture, the direction sliders with their strips and z's own sliders, drawn in the browser as the mouse
+    moves; a release reruns only this (D's verdict, the URL)."""
+    k = len(dirs.vectors) if dirs is not None else 0
+    z = current_z(dirs)
+    st.session_state["latent.z"] = z.tolist()   # the Interpolate and Timeline pages can start here
+    found = latent_tools.labels_ready(st.session_state["latent.model"], judge) if judge else None
+    words = [direction_words(i, found) for i in range(k)]
+    presenting = presenter.presenting()
+    with st.container(key="latent.picture"):
+        live_generator.latent_explorer(
+            model.G, model.config, st.session_state["latent.model"], base=st.session_state["latent.base"],
+            amounts=_amounts(k), directions=None if dirs is None else dirs.vectors, labels=[w[0] for w in words],
+            helps=[w[1] for w in words],
+            caption=f"{verdict_text(model, decode(model.G, z[None], model.config.image_size))} · {model.source}",
+            on_change=_live_released, raw_open=dirs is None, play=st.session_state.pop("latent.walk", None),
+            scale=PRESENT_SCALE if presenting else SCALE, picture_vh=presenter.PICTURE_VH if presenting else None,
+            columns=(3, 2) if presenting else (1, 1))
+    share(model, dirs)   # the URL follows the sliders
+
+
+def _live_cell(position: dict) -> None:
+    cells = st.session_state.get("latent.map.cells")
+    if cells is not None:
+        set_base(cells[position["cell"]].tolist(), map_cell=position["cell"])
+
+
+def live_explorer(model, dirs, judge, why: str | None) -> None:
+    """The Latent page with G in the browser: seed and buttons, the picture with every slider, then steering.
+
+    On a projector the picture comes first, so that all of it is on the screen (explorer/presenter.py).
+    """
+    if presenter.presenting():
+        live_picture(model, dirs, judge)
+        live_controls(model, dirs)
+    else:
+        live_controls(model, dirs)
+        live_picture(model, dirs, judge)
+    with presenter.secondary(t("Steer to a class")):
+        steering(model, dirs, judge, why)
+
+
+def live_controls(model, dirs) -> None:
+    """Where the base comes from (a seed, Random) and the direction sliders' two buttons, in one row."""
+    dim = model.config.latent_dim
+    top = st.columns(2, vertical_alignment="bottom")
+    with top[0]:
+        start_controls(dim)
+    if dirs is not None:
+        k = len(dirs.vectors)
+        c = top[1].columns(2)
+        c[0].button(t("All to 0"), icon=":material/restart_alt:", on_click=_zero_directions, args=(k,),
+                    width="stretch", help=t("Back to the starting picture."))
+        c[1].button(t("Start here"), icon=":material/push_pin:", on_click=_start_here, args=(dirs,),
+                    width="stretch",
+                    help=t("Make this picture the start: the sliders go to 0 and the strips are drawn from it."))
+    else:
+        top[1].info(t("This generator's z has {dim:,} numbers, too many to find its main directions quickly: "
+                      "use the sliders of z below.", dim=dim), icon=":material/tune:")
 
 
 # ---- the link: model, seed (or z itself) and the direction sliders -----------------------------
@@ -425,13 +515,18 @@ def explorer(model) -> None:
 
     from_link(dim, len(dirs.vectors) if dirs is not None else 0)
 
-    st.fragment(panel)(model, dirs, judge, why, dim)
-    raw_sliders(model, dirs)
+    if live_generator.live(model.config):
+        live_explorer(model, dirs, judge, why)
+    else:
+        if note := live_generator.server_note(model.config):   # why the pictures wait for the release
+            st.caption(note)
+        st.fragment(panel)(model, dirs, judge, why, dim)
+        raw_sliders(model, dirs)
     latent_map(model)
 
     if dirs is not None and judge is not None and latent_tools.labels_ready(key, judge) is None:
         with st.spinner(t("Naming the directions with the quality classifier (once for this generator)…")):
-            latent_tools.labels(model.G, key, dirs, judge, size)
+            latent_tools.labels(model.G, key, dirs, judge, model.config.image_size)
         st.rerun()
 
 
