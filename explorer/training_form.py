@@ -47,6 +47,7 @@ CUSTOM = "custom"            # the preset box's value when the settings are no p
 CUSTOM_NAME, CUSTOM_ABOUT = N_("Your own settings"), N_("No preset has exactly these settings.")
 PRESET_PARAM = "preset"      # ?preset=KEY
 PRESET_KEY = "train.preset"  # the preset box's widget key
+LINK_FIX = "train.link_fix"  # a link's unusable values' replacements, put in on the next run
 # Settings widgets are bound to the URL, so their keys are the query parameter names a teacher can hand out.
 # Each: RunSettings field -> (URL key, lowest, highest, type), the widget's bounds and a link's.
 # A learning rate of 0 freezes that network (gan_core.GANConfig).
@@ -127,8 +128,12 @@ def _open_link() -> None:
         values[field] = getattr(base, field) if given is None else given
         # The URL's own usable values seed their widgets themselves; an unusable one is replaced (the boxes
         # have no bounds, so the box would otherwise show it).
-        if (raw is None and asked) or (raw is not None and given is None):
+        if raw is None and asked:
             st.session_state[key] = values[field]
+        elif raw is not None and given is None:
+            # On the page's first run a bound box shows the URL's value whatever session state says: the
+            # default goes in on a rerun (training_settings), and the box never shows what will not be used.
+            st.session_state.setdefault(LINK_FIX, {})[key] = values[field]
     loss = st.query_params.get(G_LOSS_PARAM)
     values["g_loss"] = st.session_state[G_LOSS_KEY] = loss if loss in G_LOSSES else base.g_loss
     settings = RunSettings(**values)
@@ -211,8 +216,10 @@ def training_settings() -> RunSettings | None:
     """Sidebar: the run's settings (also read from and written to the URL); None while one of them is unusable
     (each says what is wrong next to its box)."""
     d = RunSettings()
+    if fix := st.session_state.pop(LINK_FIX, None):   # the rerun asked for at the end of the last run
+        st.session_state.update(fix)
     # Checked once, when the session opens the link: from then on the form and the URL agree.
-    if "train.link_problems" not in st.session_state:
+    elif "train.link_problems" not in st.session_state:
         st.session_state["train.link_problems"] = link_problems()
         _open_link()
     problems = st.session_state["train.link_problems"]
@@ -252,6 +259,8 @@ def training_settings() -> RunSettings | None:
                        help=t("Same seed, same settings: the same run, step for step."))
         every = _number(t("Refresh samples every N steps"), "sample_every", st, d.sample_every, wrong, step=1,
                         help=t("0: once an epoch. The grid is also kept at every epoch."))
+    if LINK_FIX in st.session_state:
+        st.rerun()   # now that the boxes exist, their replacements can go in (see _open_link)
     if wrong:
         return None
     return RunSettings(epochs=int(epochs), batch_size=int(batch), lr_g=float(lr_g), lr_d=float(lr_d), seed=int(seed),
