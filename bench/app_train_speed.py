@@ -1,11 +1,11 @@
-"""A lone app run's training speed against the book's own loop, on the same machine in one sitting.
+"""A lone app run's training speed against `python -m gan_core.train`'s, on the same machine in one sitting.
 
     .venv/bin/python bench/app_train_speed.py                 # 2 epochs each, CLI and app alternating, 2 rounds
     .venv/bin/python bench/app_train_speed.py --epochs 1 --rounds 1
 
 The app's run is started as the Train page starts one: through RunManager, with the settings the app
 reads from its environment (explorer/resources.py: threads, a lone run's threads, device), so at idle
-priority and yielding to sliders (--yield-to), training alone. The book's loop is `python -m gan_core.train`
+priority and yielding to sliders (--yield-to), training alone. The command line is `python -m gan_core.train`
 with torch's default threads. Both report images/s over their epochs' training time (gan_core's Recorder),
 so start-up is left out of both. Prints each figure, the ratio of the medians (aim: at least 0.8) and the
 machine's load (`uptime`) before and after: on a machine others are using, the figures are indicative only
