@@ -203,17 +203,20 @@ def _g_update(G: nn.Sequential, D: nn.Sequential, opt_g: torch.optim.Optimizer, 
     return p
 
 
-# The book's BCELoss on D's probabilities, its log clamped at -100 as PyTorch's is.
+def _bce(p: torch.Tensor, real: bool) -> torch.Tensor:
+    """The book's BCELoss(p, 1 if real else 0): -mean log p or -mean log(1 - p), each log clamped at -100 as
+    PyTorch's is. Written out because F.binary_cross_entropy refuses a NaN p, which must instead reach
+    the trainer's divergence check."""
+    return (p if real else 1 - p).log().clamp_(min=-100.0).mean().neg_()
+
+
 def _d_objective(p: torch.Tensor, B: int) -> torch.Tensor:
-    y = _targets(B, p)
-    return F.binary_cross_entropy(p[:B], y[:B]) + F.binary_cross_entropy(p[B:], y[B:])
+    return _bce(p[:B], True) + _bce(p[B:], False)
 
 
 def _g_objective(p: torch.Tensor, g_loss: str) -> torch.Tensor:
     """What G minimises: BCE(D(G(z)), 1) for the book; mean log(1 - D(G(z))) = -BCE(D(G(z)), 0) for minimax."""
-    if g_loss == "book":
-        return F.binary_cross_entropy(p, torch.ones_like(p))
-    return F.binary_cross_entropy(p, torch.zeros_like(p)).neg_()
+    return _bce(p, True) if g_loss == "book" else _bce(p, False).neg_()
 
 
 def _check_g_loss(g_loss: str) -> None:

@@ -16,9 +16,9 @@ from gan_core.step import make_optimizers
 SEEDS = range(5)
 STEPS = 50
 # The worst drift measured over SEEDS x STEPS (parameters, relative; torch 2.14.1, MKL, AMD EPYC) was
-# 2.3e-7 in float32 and 5e-16 in float64. The bounds leave room for other CPUs' kernels: the book's
+# 3.3e-6 in float32 and 5e-16 in float64. The bounds leave room for other CPUs' kernels: the book's
 # own loop, fused against unfused Adam, drifts by up to 1e-4 in float32.
-FLOAT32_DRIFT = 1e-5
+FLOAT32_DRIFT = 5e-5
 FLOAT64_DRIFT = 1e-12
 
 
