@@ -15,6 +15,7 @@ from .quality import (COVERAGE_THRESHOLD, Evaluation, Verdict, evaluate_generato
 from .model import build_discriminator, build_generator, build_models
 from .courtesy import note_interaction
 from .device import resolve_device
+from .precision import PRECISIONS, bf16_available
 from .directions import Directions, direction_strip, ganspace_directions, label_direction, sefa_directions
 from .latent_map import LatentPlane, latent_plane
 from .projection import Projection, best_of_random, load_image, prepare_image, project_image
@@ -36,7 +37,7 @@ __all__ = [
     "real_reference", "verdict",
     "build_discriminator", "build_generator", "build_models",
     "ACTIVE_STATES", "DISK_BUDGET_MB", "Recording", "RunFolder", "list_runs", "log_spaced_epochs", "note_interaction",
-    "book_step", "d_step", "g_step", "gan_step", "measure_gan", "resolve_device",
+    "book_step", "d_step", "g_step", "gan_step", "measure_gan", "resolve_device", "PRECISIONS", "bf16_available",
     "Directions", "direction_strip", "ganspace_directions", "label_direction", "sefa_directions",
     "LatentPlane", "latent_plane", "Projection", "best_of_random", "load_image", "prepare_image", "project_image",
     "SteerPath", "steer",

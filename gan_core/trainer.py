@@ -28,6 +28,7 @@ import torch
 from .config import GANConfig, ConfigError
 from .device import resolve_device
 from .model import build_models
+from .precision import check_precision
 from .step import d_step, g_step, gan_step, make_optimizers, measure_gan
 
 
@@ -194,11 +195,14 @@ def _read_back(deferred: list[torch.Tensor]) -> list[list[float]]:
 class Trainer:
     """Owns G, D, their optimisers, the RNG streams and the metric history of one run."""
 
-    def __init__(self, cfg: GANConfig, images: torch.Tensor, device: str | torch.device | None = None) -> None:
+    def __init__(self, cfg: GANConfig, images: torch.Tensor, device: str | torch.device | None = None,
+                 precision: str = "fp32") -> None:
+        """precision: "fp32" (the book's) or "bf16" (GEMMs in bfloat16; a ConfigError where it does not pay)."""
         if images.ndim != 2 or images.shape[1] != cfg.image_dim:
             raise ConfigError(f"images must be (N, {cfg.image_dim}), got {tuple(images.shape)}")
         self.cfg = cfg.validate(train_size=len(images))
         self.device = resolve_device(device)
+        self.precision = check_precision(precision, self.device)   # how to run, not part of the recipe
         self.x = images.to(self.device, torch.float32)
         self.G, self.D = build_models(cfg, self.device)
         self.opt_g, self.opt_d = make_optimizers(self.G, self.D, cfg)
@@ -227,31 +231,31 @@ class Trainer:
         return torch.randn(n, self.cfg.latent_dim, device=self.device, generator=self.z_gen)
 
     def _measure(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return measure_gan(self.G, self.D, x, z, self.cfg.leaky_slope, self.cfg.g_loss)
+        return measure_gan(self.G, self.D, x, z, self.cfg.leaky_slope, self.cfg.g_loss, self.precision)
 
     def _update(self, half: str, batches: list[torch.Tensor], b: int,
                 single: bool) -> tuple[int, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """One update ("both", "d" or "g") from batch index b: (batches used, its four numbers, before, after);
         before and after are measured only for a single request."""
-        cfg, G, D = self.cfg, self.G, self.D
+        cfg, G, D, prec = self.cfg, self.G, self.D, self.precision
         if half == "both":
             xs = batches[b:b + cfg.d_steps]
             zs = [self._z(len(x)) for x in xs]
             before = self._measure(xs[-1], zs[-1]) if single else None
             for x, z in zip(xs[:-1], zs[:-1]):   # the extra D updates of d_steps > 1
-                d_step(G, D, self.opt_d, x, z, cfg.leaky_slope)
-            row = gan_step(G, D, self.opt_g, self.opt_d, xs[-1], zs[-1], cfg.leaky_slope, cfg.g_loss)
+                d_step(G, D, self.opt_d, x, z, cfg.leaky_slope, prec)
+            row = gan_step(G, D, self.opt_g, self.opt_d, xs[-1], zs[-1], cfg.leaky_slope, cfg.g_loss, prec)
             used, probe, self._pending = len(xs), (xs[-1], zs[-1]), None
         elif half == "d":
             probe = self._pending = (batches[b], self._z(len(batches[b])))
             row = before = self._measure(*probe)
-            d_step(G, D, self.opt_d, *probe, cfg.leaky_slope)
+            d_step(G, D, self.opt_d, *probe, cfg.leaky_slope, prec)
             used = 1
         else:
             # G alone needs no images: D(x) is measured on the D update's batch, or the next one (not used up).
             probe = self._pending or (batches[b], self._z(len(batches[b])))
             row = before = self._measure(*probe)
-            g_step(G, D, self.opt_g, probe[1], cfg.leaky_slope, cfg.g_loss)
+            g_step(G, D, self.opt_g, probe[1], cfg.leaky_slope, cfg.g_loss, prec)
             used, self._pending = 0, None
         return used, row, before, (self._measure(*probe) if single else None)
 

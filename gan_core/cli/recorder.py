@@ -37,7 +37,7 @@ class Recorder:
         self.stop_reason = ""                           # why the Recorder stopped the run, if it did
         cfg = trainer.cfg
         self.fixed_z = z_from_seed(cfg.seed + 2, SAMPLE_COUNT, cfg.latent_dim)  # one z batch, to watch G learn
-        self.meta = {"device": trainer.device.type, "torch": str(torch.__version__)}
+        self.meta = {"device": trainer.device.type, "torch": str(torch.__version__), "precision": trainer.precision}
         self.bar = tqdm(total=cfg.epochs * trainer.steps_per_epoch, initial=trainer.step, unit="step",
                         disable=quiet, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
         self.courtesy = Courtesy(yield_to)

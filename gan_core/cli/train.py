@@ -29,6 +29,7 @@ from ..checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from ..config import G_LOSSES, ConfigError, GANConfig
 from ..data import load_fashion_mnist
 from ..device import resolve_device
+from ..precision import PRECISIONS, check_precision
 from ..run_folder import DISK_BUDGET_MB, Recording, RunFolder
 from ..trainer import HALVES, TrainControl, Trainer, TrainingDiverged
 from .common import Parser
@@ -58,6 +59,9 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: cuda if available)")
     p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="fp32 (the book's) or bf16: the matrix products in bfloat16, weights and Adam in float32; "
+                        "only on CPUs with AVX512-BF16 or AMX and on CUDA (default fp32)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     p.add_argument("--snapshot-epochs", default=None,
                    help="comma-separated epochs (1-based) at which to keep a float16 G snapshot, or 'log' "
@@ -162,6 +166,7 @@ def prepare(args, lock: list[int]) -> tuple[RunFolder, Trainer, Recording]:
     torch.set_flush_denormal(True)
     run = RunFolder(args.out)
     device = resolve_device(args.device)
+    check_precision(args.precision, device)   # refused before anything is written
     ck = checkpoint_to_resume(run) if args.resume else None
     cfg, recording = settings(args, run, ck)
     run.path.mkdir(parents=True, exist_ok=True)
@@ -172,7 +177,7 @@ def prepare(args, lock: list[int]) -> tuple[RunFolder, Trainer, Recording]:
         raise ConfigError(f"{run.path} already holds a run (checkpoint.pt); continue it with --resume or choose another --out")
     run.write_settings(cfg, recording)
     images, _ = load_fashion_mnist(True, args.data_dir, device)
-    trainer = Trainer(cfg, images, device)
+    trainer = Trainer(cfg, images, device, args.precision)
     if ck is not None:
         try:
             trainer.load_state_dict(ck.state)
