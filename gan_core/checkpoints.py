@@ -36,6 +36,7 @@ VERSION = 1
 # Our largest file (full state, book sizes) is about 12 MB; anything far bigger is not ours.
 MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024
 SEQUENTIAL_KEYS = ("0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias")
+COUNTER_KEY = "num_batches_tracked"   # batch norm's int64 counter, the one tensor that is not floating point
 
 
 class CheckpointError(ValueError):
@@ -74,8 +75,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict, *, half: bool = False,
     out = dict(state)
     if generator_only:
         out = {k: out[k] for k in ("config", "epoch", "step", "generator", "history") if k in out}
-    if half:
-        out["generator"] = {k: v.half() for k, v in out["generator"].items()}
+    if half:   # weights and statistics; a batch norm's step counter stays an integer
+        out["generator"] = {k: v.half() if v.is_floating_point() else v for k, v in out["generator"].items()}
     out.update(format=FORMAT, version=VERSION, meta=dict(meta or {}))
     # Serialise in memory first: torch.save reports a full disk as an opaque RuntimeError,
     # while a plain write of the bytes raises the OSError that says what went wrong.
@@ -177,7 +178,20 @@ def _check_weights(what: str, sd: object, expected: dict[str, tuple[int, ...]]) 
     if missing or extra:
         unexpected = ", ".join(map(quoted, extra[:6])) if extra else "none"
         raise CheckpointError(f"{what}: keys do not match the model (missing {missing or 'none'}, unexpected [{unexpected}])")
-    return {k: check_tensor(f"{what}: {k}", sd[k], shape) for k, shape in expected.items()}
+    return {k: (check_counter(f"{what}: {k}", sd[k]) if k.endswith(COUNTER_KEY) else check_tensor(f"{what}: {k}", sd[k], shape))
+            for k, shape in expected.items()}
+
+
+def check_counter(what: str, v: object) -> torch.Tensor:
+    """A batch norm's count of training batches: one non-negative whole number, as int64."""
+    if not isinstance(v, torch.Tensor) or v.numel() != 1 or v.ndim != 0:
+        raise CheckpointError(f"{what} is not a single number")
+    if v.untyped_storage().nbytes() < v.element_size():
+        raise CheckpointError(f"{what} is not a dense tensor (its storage holds fewer values than its shape)")
+    value = v.double().item() if v.is_floating_point() else v.item()
+    if not math.isfinite(value) or value < 0 or value != int(value) or value > 2**62:
+        raise CheckpointError(f"{what} is not a count of batches")
+    return torch.tensor(int(value), dtype=torch.long)
 
 
 def _check_adam(what: str, opt: object, expected: dict[str, tuple[int, ...]]) -> None:
@@ -192,10 +206,10 @@ def _check_adam(what: str, opt: object, expected: dict[str, tuple[int, ...]]) ->
             check_tensor(f"{what}: {name} of parameter {i}", st.get(name), shapes[i])
 
 
-def _shapes(shapes_of, cfg: GANConfig) -> dict[str, tuple[int, ...]]:
+def _shapes(shapes_of, cfg: GANConfig, parameters: bool = False) -> dict[str, tuple[int, ...]]:
     # Built on the meta device: shapes only, nothing allocated, however large the config asks for.
     with torch.device("meta"):
-        return shapes_of(cfg)
+        return shapes_of(cfg, parameters)
 
 
 def _book_config(sd: dict) -> GANConfig:
@@ -243,7 +257,7 @@ def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = 
         raise CheckpointError("checkpoint epoch/step are malformed")
     resumable = D is not None and all(k in obj for k in ("opt_g", "opt_d"))
     if resumable:
-        _check_adam("opt_g", obj["opt_g"], _shapes(generator_shapes, cfg))
-        _check_adam("opt_d", obj["opt_d"], _shapes(discriminator_shapes, cfg))
+        _check_adam("opt_g", obj["opt_g"], _shapes(generator_shapes, cfg, parameters=True))
+        _check_adam("opt_d", obj["opt_d"], _shapes(discriminator_shapes, cfg, parameters=True))
     state = {**obj, "generator": G, "discriminator": D} if resumable else None
     return Checkpoint(cfg, G, D, epoch, step, history, state)
