@@ -4,7 +4,10 @@ A project checkpoint is a dict saved with torch.save:
     format, version, config (GANConfig as a dict), epoch, step,
     generator, discriminator (state_dicts), opt_g, opt_d, history, rng, meta.
 Snapshots may hold only the generator, stored in float16. A plain book-style
-generator state_dict (`torch.save(G.state_dict(), path)`) loads too.
+generator state_dict (`torch.save(G.state_dict(), path)`) loads too, the book's MLP's
+or a DCGAN's (told apart by their keys). The config's arch says which networks the
+weights are for (a file without it holds the MLP); a DCGAN's batch norm adds running
+statistics and an int64 batch counter to its state_dict.
 Loading uses torch.load(weights_only=True): a pickle that would run code is refused.
 Nothing large is allocated before it is checked: files over MAX_CHECKPOINT_BYTES,
 zips that unpack past it and tensors that claim more values than they store are
@@ -26,7 +29,8 @@ from typing import BinaryIO
 import torch
 from torch import nn
 
-from .config import ConfigError, GANConfig, quoted
+from .config import ARCHS, ConfigError, GANConfig, quoted
+from .dcgan import CHANNELS
 from .files import atomic_write
 from .pickle_guard import PickleRefused, PickleUnreadable, check_torch_file
 from .model import build_discriminator, build_generator, discriminator_shapes, generator_shapes
@@ -36,6 +40,8 @@ VERSION = 1
 # Our largest file (full state, book sizes) is about 12 MB; anything far bigger is not ours.
 MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024
 SEQUENTIAL_KEYS = ("0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias")
+# How a one-line message names each architecture.
+ARCH_NAMES = {"mlp": "the book's MLP GAN", "dcgan": "a DCGAN"}
 COUNTER_KEY = "num_batches_tracked"   # batch norm's int64 counter, the one tensor that is not floating point
 
 
@@ -228,14 +234,56 @@ def _book_config(sd: dict) -> GANConfig:
         raise CheckpointError(f"state_dict: {e}") from None
 
 
-def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Checkpoint:
-    """Read and validate a project checkpoint or a book-style G state_dict; raises CheckpointError."""
+def _dcgan_config(sd: dict) -> GANConfig:
+    """Infer latent and image sizes from a bare DCGAN generator state_dict (its projection's shape)."""
+    w0 = sd["0.weight"]
+    if not isinstance(w0, torch.Tensor) or w0.ndim != 2:
+        raise CheckpointError("state_dict: 0.weight must be a matrix")
+    side = math.isqrt(w0.shape[0] // CHANNELS[0])
+    try:
+        return GANConfig(latent_dim=w0.shape[1], image_size=4 * side, arch="dcgan").validate()
+    except ConfigError as e:
+        raise CheckpointError(f"state_dict: {e}") from None
+
+
+def _weights_arch(sd: object) -> str | None:
+    """Which architecture a generator state_dict's keys belong to (by its layout, whatever its sizes)."""
+    if not isinstance(sd, dict):
+        return None
+    for arch in ARCHS:
+        if set(sd) == set(_shapes(generator_shapes, GANConfig(arch=arch))):
+            return arch
+    return None
+
+
+def _source_name(src: object) -> str:
+    if isinstance(src, (bytes, bytearray)):
+        return "upload"
+    return str(getattr(src, "name", "upload")) if hasattr(src, "read") else str(src)
+
+
+def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = MAX_CHECKPOINT_BYTES,
+                    arch: str | None = None) -> Checkpoint:
+    """Read and validate a project checkpoint or a book-style G state_dict; raises CheckpointError.
+
+    arch ("mlp" or "dcgan"), when given, is the architecture the caller expects: a file that
+    holds the other one is refused with one line saying which it holds."""
+    ck = _load_checkpoint(src, max_bytes)
+    if arch is not None and ck.config.arch != arch:
+        asked = f"{ARCH_NAMES[arch]} (arch {arch})" if arch in ARCH_NAMES else f"arch {quoted(arch)}"
+        raise CheckpointError(f"{_source_name(src)}: holds {ARCH_NAMES[ck.config.arch]} (arch {ck.config.arch}), "
+                              f"not {asked}")
+    return ck
+
+
+def _load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int) -> Checkpoint:
     obj = read_weights_file(src, max_bytes)
     if not isinstance(obj, dict):
         raise CheckpointError(f"not a checkpoint: the file holds a {type(obj).__name__}, not a dict")
     if obj.get("format") != FORMAT:
-        if set(obj) == set(SEQUENTIAL_KEYS):
-            cfg = _book_config(obj)
+        found = _weights_arch(obj)
+        if found is not None:
+            cfg = _book_config(obj) if found == "mlp" else _dcgan_config(obj)
             return Checkpoint(cfg, _check_weights("generator", obj, _shapes(generator_shapes, cfg)), source="book state_dict")
         raise CheckpointError("not a GAN Explorer checkpoint nor a generator state_dict "
                               f"(keys: {', '.join(map(quoted, list(obj)[:6]))})")
@@ -245,6 +293,10 @@ def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = 
         cfg = GANConfig.from_dict(obj.get("config"))
     except (ConfigError, TypeError) as e:
         raise CheckpointError(f"checkpoint config: {e}") from None
+    found = _weights_arch(obj.get("generator"))
+    if found is not None and found != cfg.arch:
+        # A config edited by hand, or written by a program that dropped the field: say so, not which keys differ.
+        raise CheckpointError(f"generator: the weights are those of {ARCH_NAMES[found]}, but the config says arch {cfg.arch}")
     G = _check_weights("generator", obj.get("generator"), _shapes(generator_shapes, cfg))
     D = None
     if obj.get("discriminator") is not None:

@@ -1,0 +1,185 @@
+"""The DCGAN beside the book's MLP: shapes, its training step, checkpoints that know their architecture."""
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from gan_core import GANConfig, Trainer, load_checkpoint, load_classifier, load_fashion_mnist
+from gan_core import dcgan_step, step
+from gan_core.checkpoints import CheckpointError, save_checkpoint
+from gan_core.config import ConfigError, arch_recipe
+from gan_core.model import build_models
+from gan_core.quality import evaluate_generator
+
+DCGAN = GANConfig(**arch_recipe("dcgan"), epochs=1)
+MLP = GANConfig(epochs=1)
+
+
+def _x(n: int, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 784, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def test_generator_goes_up_7_14_28_and_keeps_the_mlps_flat_interface():
+    G, D = build_models(DCGAN)
+    maps = []
+    hooks = [m.register_forward_hook(lambda m, i, o: maps.append(tuple(o.shape[1:])))
+             for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]
+    hooks += [m.register_forward_hook(lambda m, i, o: maps.append(tuple(o.shape[1:])))
+              for m in D.modules() if isinstance(m, nn.Conv2d)]
+    fake = G(torch.randn(5, 64))
+    p = D(fake)
+    for h in hooks:
+        h.remove()
+    assert maps == [(64, 14, 14), (1, 28, 28), (64, 14, 14), (128, 7, 7)]
+    assert fake.shape == (5, 784) and fake.abs().max() <= 1
+    assert p.shape == (5, 1) and ((p > 0) & (p < 1)).all()
+    # The MLP is untouched: the book's layout, the book's sizes.
+    g, d = build_models(MLP)
+    assert [m.out_features for m in g if isinstance(m, nn.Linear)] == [256, 256, 784]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in g.modules())
+
+
+def test_batch_norm_sits_where_the_dcgan_recipe_puts_it_and_weights_start_small():
+    G, D = build_models(DCGAN)
+    kinds = [type(m).__name__ for m in G] + ["|"] + [type(m).__name__ for m in D]
+    assert kinds == ["Linear", "BatchNorm1d", "ReLU", "Unflatten", "ConvTranspose2d", "BatchNorm2d", "ReLU",
+                     "ConvTranspose2d", "Tanh", "Flatten", "|",
+                     "Unflatten", "Conv2d", "LeakyReLU", "Conv2d", "BatchNorm2d", "LeakyReLU", "Flatten", "Linear",
+                     "Sigmoid"]
+    # The paper's N(0, 0.02) initialisation, not PyTorch's default (whose conv std here is about 0.07).
+    assert 0.015 < G[4].weight.std() < 0.025 and 0.015 < D[3].weight.std() < 0.025
+
+
+def test_config_arch_defaults_to_mlp_for_old_files_and_is_checked():
+    old = MLP.to_dict()
+    del old["arch"]
+    assert GANConfig.from_dict(old).arch == "mlp"
+    assert load_checkpoint("checkpoints/book.pt").config.arch == "mlp"   # shipped before the field existed
+    assert DCGAN.arch == "dcgan" and DCGAN.beta1 == 0.5 and GANConfig().beta1 == 0.9
+    with pytest.raises(ConfigError, match="arch must be one of mlp, dcgan"):
+        GANConfig(arch="resnet").validate()
+    with pytest.raises(ConfigError, match="last batch of one image"):
+        DCGAN.replace(batch_size=7).validate(train_size=50)   # 50 = 7 * 7 + 1
+
+
+def test_d_step_then_g_step_equals_one_gan_step_and_measuring_changes_nothing():
+    tr = Trainer(DCGAN, _x(200), "cpu")
+    x, z = _x(100, 1), torch.randn(100, 64, generator=torch.Generator().manual_seed(2))
+    a = copy.deepcopy((tr.G, tr.D, tr.opt_g, tr.opt_d))
+    b = copy.deepcopy((tr.G, tr.D, tr.opt_g, tr.opt_d))
+    G, D = a[0], a[1]
+    before = {k: v.clone() for k, v in {**G.state_dict(), **{f"D.{k}": v for k, v in D.state_dict().items()}}.items()}
+    m = dcgan_step.measure_gan(G, D, x, z)
+    after = {**G.state_dict(), **{f"D.{k}": v for k, v in D.state_dict().items()}}
+    assert all(torch.equal(before[k], after[k]) for k in before)   # running statistics included
+    whole = dcgan_step.gan_step(*a, x, z)
+    d = dcgan_step.d_step(b[0], b[1], b[3], x, z)
+    g = dcgan_step.g_step(b[0], b[1], b[2], z)
+    assert torch.allclose(whole, torch.stack((d[0], g[0], d[1], d[2])), atol=1e-6)
+    assert torch.allclose(m[[0, 2, 3]], d, atol=1e-6)                 # the numbers before the update
+    for net_a, net_b in ((a[0], b[0]), (a[1], b[1])):
+        sa, sb = net_a.state_dict(), net_b.state_dict()
+        assert all(torch.allclose(sa[k].float(), sb[k].float(), atol=1e-6) for k in sa)
+    assert not torch.equal(before["0.weight"], a[0].state_dict()["0.weight"])   # it did learn
+
+
+def test_the_trainer_picks_the_step_by_architecture():
+    assert Trainer(DCGAN, _x(100), "cpu").steps is dcgan_step
+    assert Trainer(MLP, _x(100), "cpu").steps is step
+
+
+def _trained(cfg: GANConfig, n_steps: int = 2) -> Trainer:
+    tr = Trainer(cfg.replace(batch_size=50), _x(100), "cpu")
+    list(tr.run())
+    return tr
+
+
+def test_full_state_round_trips_and_a_resumed_run_continues_exactly(tmp_path):
+    tr = _trained(DCGAN.replace(epochs=1))
+    path = save_checkpoint(tmp_path / "dc.pt", tr.state_dict())
+    ck = load_checkpoint(path)
+    assert ck.config.arch == "dcgan" and ck.state is not None
+    sd = tr.G.state_dict()
+    assert set(ck.generator) == set(sd) and all(torch.equal(ck.generator[k], sd[k]) for k in sd)
+    assert ck.generator["1.num_batches_tracked"].dtype == torch.long
+    z = torch.randn(8, 64)
+    assert torch.equal(ck.build_generator()(z), tr.G.eval()(z))
+    # Resume: one more epoch from the file equals one more epoch in memory.
+    tr.G.train()
+    more = Trainer(DCGAN.replace(batch_size=50, epochs=2), _x(100), "cpu")
+    more.load_state_dict(ck.state)
+    tr.cfg = tr.cfg.replace(epochs=2)
+    list(tr.run()), list(more.run())
+    assert all(torch.equal(a, b) for a, b in zip(tr.G.state_dict().values(), more.G.state_dict().values()))
+
+
+def test_float16_snapshot_keeps_the_counter_whole_and_draws_the_same_pictures(tmp_path):
+    tr = _trained(DCGAN)
+    path = save_checkpoint(tmp_path / "snap.pt", tr.state_dict(), half=True, generator_only=True)
+    ck = load_checkpoint(path)
+    assert ck.discriminator is None and ck.config.arch == "dcgan"
+    assert ck.generator["1.num_batches_tracked"].item() == tr.G[1].num_batches_tracked.item() == 2
+    z = torch.randn(8, 64)
+    assert (ck.build_generator()(z) - tr.G.eval()(z)).abs().max() < 2e-2
+
+
+def test_a_bare_dcgan_state_dict_loads_as_a_dcgan(tmp_path):
+    G, _ = build_models(DCGAN)
+    torch.save(G.state_dict(), tmp_path / "g.pt")
+    ck = load_checkpoint(tmp_path / "g.pt")
+    assert ck.config.arch == "dcgan" and ck.config.latent_dim == 64 and ck.source == "book state_dict"
+
+
+@pytest.mark.parametrize("saved, asked, says", [
+    ("mlp", "dcgan", "holds the book's MLP GAN (arch mlp), not a DCGAN (arch dcgan)"),
+    ("dcgan", "mlp", "holds a DCGAN (arch dcgan), not the book's MLP GAN (arch mlp)"),
+])
+def test_loading_as_the_other_architecture_is_refused_in_one_line(tmp_path, saved, asked, says):
+    tr = _trained(DCGAN if saved == "dcgan" else MLP)
+    path = save_checkpoint(tmp_path / f"{saved}.pt", tr.state_dict())
+    assert load_checkpoint(path, arch=saved).config.arch == saved
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(path, arch=asked)
+    assert str(e.value) == f"{path}: {says}"
+
+
+def test_a_config_that_names_the_wrong_architecture_for_its_weights_is_refused(tmp_path):
+    state = _trained(DCGAN).state_dict()
+    state["config"] = {k: v for k, v in state["config"].items() if k != "arch"}   # as an older program would write
+    path = save_checkpoint(tmp_path / "dc.pt", state)
+    with pytest.raises(CheckpointError, match=r"^generator: the weights are those of a DCGAN, but the config says "
+                                              r"arch mlp$"):
+        load_checkpoint(path)
+
+
+def test_cli_refuses_the_other_architecture_in_one_line(tmp_path):
+    tr = _trained(DCGAN)
+    path = save_checkpoint(tmp_path / "dc.pt", tr.state_dict())
+    p = subprocess.run([sys.executable, "-m", "gan_core.sample", "--checkpoint", str(path), "--arch", "mlp",
+                        "--out", str(tmp_path / "x.png")], capture_output=True, text=True)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr == f"gan_core.sample: error: {path}: holds a DCGAN (arch dcgan), not the book's MLP GAN (arch mlp)\n"
+
+
+@pytest.mark.slow
+def test_short_real_data_training_beats_an_untrained_generator(small_data_dir, tmp_path):
+    """Two epochs of the CLI's --arch dcgan on 3,000 real images: the classifier sees the difference."""
+    out = tmp_path / "run"
+    p = subprocess.run([sys.executable, "-m", "gan_core.train", "--arch", "dcgan", "--epochs", "2", "--threads", "2",
+                        "--data-dir", str(small_data_dir), "--out", str(out), "--quiet"],
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr
+    ck = load_checkpoint(out / "checkpoint.pt", arch="dcgan")
+    assert ck.epoch == 2 and ck.config.beta1 == 0.5
+    clf = load_classifier().build("cpu")
+    x_train, _ = load_fashion_mnist(True, small_data_dir)
+    x_test, _ = load_fashion_mnist(False, small_data_dir)
+    untrained = evaluate_generator(build_models(ck.config)[0].eval(), clf, x_train, x_test, n=500, seed=0)
+    trained = evaluate_generator(ck.build_generator(), clf, x_train, x_test, n=500, seed=0)
+    assert trained.frechet_distance < 0.6 * untrained.frechet_distance
+    assert trained.classes_present > untrained.classes_present
