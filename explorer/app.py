@@ -64,6 +64,7 @@ page = st.navigation([
     st.Page("views/project.py", title=t("Project an image"), icon=":material/center_focus_strong:", url_path="project"),
     st.Page("views/timeline.py", title=t("Timeline"), icon=":material/timeline:", url_path="timeline"),
     st.Page("views/quality.py", title=t("Quality"), icon=":material/analytics:", url_path="quality"),
+    st.Page("views/architectures.py", title=t("Architectures"), icon=":material/compare:", url_path="architectures"),
 ])
 page.run()
 
