@@ -183,3 +183,113 @@ def test_short_real_data_training_beats_an_untrained_generator(small_data_dir, t
     trained = evaluate_generator(ck.build_generator(), clf, x_train, x_test, n=500, seed=0)
     assert trained.frechet_distance < 0.6 * untrained.frechet_distance
     assert trained.classes_present > untrained.classes_present
+
+
+# ---- the Architectures page ---------------------------------------------------------------------
+
+ARCH_PAGE = "views/architectures.py"
+
+
+@pytest.fixture
+def shelf(clean, monkeypatch):
+    """A checkpoints folder with the shipped book model and a small DCGAN (2 epochs on noise, 2 snapshots)."""
+    from helpers import ROOT
+    folder = clean / "checkpoints"
+    (folder / "dcgan-snapshots").mkdir(parents=True)
+    for name in ("book.pt", "book-snapshots", "classifier.pt"):
+        (folder / name).symlink_to(ROOT / "checkpoints" / name)
+    tr = Trainer(DCGAN.replace(epochs=2, batch_size=50), _x(100), "cpu")
+    for ev in tr.run():
+        if type(ev).__name__ == "EpochEvent":
+            save_checkpoint(folder / "dcgan-snapshots" / f"epoch-{tr.epoch:04d}.pt", tr.state_dict(), half=True,
+                            generator_only=True)
+    save_checkpoint(folder / "dcgan.pt", tr.state_dict())
+    monkeypatch.setenv("GAN_EXPLORER_CHECKPOINTS", str(folder))
+    return folder
+
+
+@pytest.fixture
+def no_data(clean, monkeypatch):
+    nowhere = clean / "nowhere"
+    nowhere.mkdir()
+    for var in ("GAN_EXPLORER_DATA", "GAN_EXPLORER_CACHE", "GAN_EXPLORER_DEBIAN_DATA"):
+        monkeypatch.setenv(var, str(nowhere))
+    monkeypatch.setenv("GAN_EXPLORER_NO_DOWNLOAD", "1")
+
+
+def _url(picture) -> str:
+    """The address AppTest gives an image of these PNG bytes (its media ids hash the content)."""
+    from streamlit.runtime.memory_media_file_storage import _calculate_file_id
+    from gan_core import png_bytes
+    return f"/mock/media/{_calculate_file_id(png_bytes(picture), 'image/png')}.png"
+
+
+def _expected(folder, seed: int) -> dict[str, list[str]]:
+    """What the page should draw from `seed`: each model's sample grid and its Timeline row, the same z for both."""
+    from gan_core import decode, grid, upscale, z_from_seed
+    out = {}
+    for stem in ("book", "dcgan"):
+        G = load_checkpoint(folder / f"{stem}.pt").build_generator()
+        z = z_from_seed(seed, 24, 64)
+        out[stem] = [_url(grid(decode(G, z), ncols=8, scale=2))]
+        for p in sorted((folder / f"{stem}-snapshots").glob("*.pt")):
+            out[stem].append(_url(upscale(decode(load_checkpoint(p).build_generator(), z[:1])[0], 3)))
+    return out
+
+
+def test_the_page_shows_both_models_from_the_same_z_and_each_ones_timeline(shelf, no_data):
+    from helpers import app, image_captions, image_urls, texts
+    at = app(ARCH_PAGE)
+    assert not at.error
+    assert [s.value for s in at.subheader][:3] == ["The book's MLP", "DCGAN", "Training, snapshot by snapshot"]
+    assert "500 epochs of training · G has 283,920 parameters" in texts(at, "caption")
+    assert "2 epochs of training · G has 546,177 parameters" in texts(at, "caption")
+    want = _expected(shelf, 0)
+    assert image_urls(at) == want["book"][:1] + want["dcgan"][:1] + want["book"][1:] + want["dcgan"][1:]
+    assert image_captions(at)[2:] == ["1", "2", "3", "5", "10", "20", "50", "100", "200", "300", "400", "500", "1", "2"]
+    assert "need the real Fashion-MNIST" in " ".join(i.value for i in at.info)
+
+    at.number_input(key="arch.seed").set_value(7).run()
+    want7 = _expected(shelf, 7)
+    assert image_urls(at) == want7["book"][:1] + want7["dcgan"][:1] + want7["book"][1:] + want7["dcgan"][1:]
+    assert set(image_urls(at)).isdisjoint(want["book"] + want["dcgan"])
+
+
+def test_without_a_dcgan_the_page_says_how_to_train_one_and_still_shows_the_book(shelf, no_data):
+    from helpers import app, image_captions
+    (shelf / "dcgan.pt").unlink()
+    at = app(ARCH_PAGE)
+    assert not at.error
+    said = " ".join(i.value for i in at.info)
+    assert "`dcgan.pt` is not in the checkpoints folder" in said and "--arch dcgan" in said
+    assert image_captions(at)[1:] == ["1", "2", "3", "5", "10", "20", "50", "100", "200", "300", "400", "500"]
+
+
+def test_a_broken_dcgan_file_is_one_line_and_the_book_still_shows(shelf, no_data):
+    from helpers import app, image_urls, shown
+    (shelf / "dcgan.pt").write_bytes(b"not a checkpoint")
+    at = app(ARCH_PAGE)
+    said = shown(at.error[0].value)
+    assert len(at.error) == 1 and said.startswith("dcgan.pt: ") and "not a readable PyTorch checkpoint" in said
+    assert "\n" not in said
+    assert len(image_urls(at)) == 1 + 12
+
+
+@pytest.mark.slow
+def test_the_quality_table_holds_the_librarys_numbers_for_both(shelf, clean, monkeypatch, small_data_dir):
+    from explorer import evaluations
+    from gan_core import real_reference
+    from helpers import app
+    monkeypatch.setenv("GAN_EXPLORER_DATA", str(small_data_dir))
+    at = app(ARCH_PAGE, timeout=300)
+    assert not at.error
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["Measure", "The book's MLP", "DCGAN", "Real data"]
+    rows = dict(zip(table["Measure"], zip(table["The book's MLP"], table["DCGAN"], table["Real data"])))
+    data = evaluations.real_data()
+    clf = evaluations.judge(str(evaluations.classifier_path()), evaluations.classifier_path().stat().st_mtime_ns)
+    ref = real_reference(clf.model, data.train, data.test, data.test_labels, seed=0)
+    fd = [evaluate_generator(load_checkpoint(shelf / f"{s}.pt").build_generator(), clf.model, data.train, data.test,
+                             n=2000, seed=0, reference=ref).frechet_distance for s in ("book", "dcgan")]
+    assert rows["Frechet distance"][:2] == (f"{fd[0]:.2f}", f"{fd[1]:.2f}")
+    assert rows["Classes present"][2] == "10/10" and rows["Closer than any test image"][2].startswith("0/")

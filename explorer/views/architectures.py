@@ -108,7 +108,7 @@ def quality(models: dict) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption(t("{n:,} samples of each model (seed {seed}), judged by the project's Fashion-MNIST classifier as on "
                  "the Quality page: lower Frechet distance and KL are better, and *Real data* is real training "
-                 "images scored the same way. The README's table scores 10,000 samples.", n=n, seed=seed))
+                 "images scored the same way. The table in `README.md` scores 10,000 samples.", n=n, seed=seed))
 
 
 st.title(t("MLP and DCGAN"))
