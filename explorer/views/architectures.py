@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 
-import numpy as np
 import streamlit as st
 
 from gan_core import CheckpointError, ClassifierError, decode, grid, png_bytes, upscale, z_from_seed
