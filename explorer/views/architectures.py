@@ -22,7 +22,8 @@ MODELS = (
     ("book", N_("The book's MLP"), "python -m gan_core.train --epochs 500 --out runs/book"),
     ("dcgan", N_("DCGAN"), "python -m gan_core.train --arch dcgan --epochs 10 --out runs/dcgan"),
 )
-SAMPLES, SAMPLE_COLUMNS, SAMPLE_SCALE = 24, 8, 2   # 3 rows of 8 at 2x: 484 px wide, shrunk to fit its column
+# 3 rows of 6 at 3x (524 px), shrunk to fit half the page: at 1024x768 the samples and the table share one screen.
+SAMPLES, SAMPLE_COLUMNS, SAMPLE_SCALE = 18, 6, 3
 TIMELINE_COLUMNS = 12                               # the book ships 12 snapshots: one row each
 TIMELINE_SCALE = 3
 
@@ -41,9 +42,8 @@ def load(stem: str):
 
 def describe(model) -> str:
     params = sum(p.numel() for p in model.G.parameters())
-    return tn("{epochs:,} epoch of training · G has {params:,} parameters",
-              "{epochs:,} epochs of training · G has {params:,} parameters", model.epoch, epochs=model.epoch,
-              params=params)
+    return tn("{epochs:,} epoch · G has {params:,} parameters", "{epochs:,} epochs · G has {params:,} parameters",
+              model.epoch, epochs=model.epoch, params=params)
 
 
 def samples(model, seed: int) -> None:
@@ -112,8 +112,7 @@ def quality(models: dict) -> None:
 
 st.title(t("MLP and DCGAN"))
 st.caption(t("The chapter ends by saying that convolutional networks draw much better pictures than its MLP. Here are "
-             "both, trained on the same data with the same loss and the same z of 64 numbers: the book's MLP, and "
-             "a DCGAN (transposed convolutions up from a 7x7 map, strided convolutions down)."))
+             "both, trained on the same data with the same loss, drawing the same z."))
 
 loaded, problems = {}, []
 for stem, _, _ in MODELS:
@@ -126,21 +125,23 @@ for p in problems:
     st.error(p)
 
 st.session_state.setdefault("arch.seed", 0)
-c = st.columns([2, 1, 5], vertical_alignment="bottom")
+c = st.columns([2, 2, 4], vertical_alignment="bottom")
 seed = int(c[0].number_input(t("Seed"), 0, 2**31 - 1, key="arch.seed", persist_state="session",
                              help=t("The same z goes into both generators.")))
 c[1].button(t("Random"), icon=":material/casino:", key="arch.random", on_click=_randomise, width="stretch")
 
 for col, (stem, name, command) in zip(st.columns(2), MODELS):
     with col:
-        st.subheader(t(name))
         model = loaded.get(stem)
+        st.markdown(f"**{t(name)}**" + (f" · {describe(model)}" if model else ""))
         if model is None:
             st.info(t("`{file}` is not in the checkpoints folder. Train it with `{command}` and copy the run's "
                       "`checkpoint.pt` there under that name.", file=f"{stem}.pt", command=command))
             continue
-        st.caption(describe(model))
         samples(model, seed)
+
+if loaded:
+    quality(loaded)
 
 st.subheader(t("Training, snapshot by snapshot"))
 st.caption(t("The first picture above, drawn by each generator as it was after each snapshot epoch."))
@@ -148,7 +149,3 @@ for stem, name, _ in MODELS:
     if stem in loaded:
         st.markdown(f"**{t(name)}**")
         timeline(stem, seed, loaded[stem].config.latent_dim)
-
-if loaded:
-    st.subheader(t("Quality"))
-    quality(loaded)
