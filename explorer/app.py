@@ -71,6 +71,7 @@ PAGES = [
     st.Page("views/timeline.py", title=t("Timeline"), icon=":material/timeline:", url_path="timeline"),
     st.Page("views/quality.py", title=t("Quality"), icon=":material/analytics:", url_path="quality"),
     st.Page("views/compare.py", title=t("Compare"), icon=":material/compare:", url_path="compare"),
+    st.Page("views/architectures.py", title=t("Architectures"), icon=":material/view_column:", url_path="architectures"),
 ]
 page = st.navigation(PAGES)
 page.run()

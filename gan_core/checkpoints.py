@@ -4,7 +4,10 @@ A project checkpoint is a dict saved with torch.save:
     format, version, config (GANConfig as a dict), epoch, step,
     generator, discriminator (state_dicts), opt_g, opt_d, history, rng, meta.
 Snapshots may hold only the generator, stored in float16. A plain book-style
-generator state_dict (`torch.save(G.state_dict(), path)`) loads too.
+generator state_dict (`torch.save(G.state_dict(), path)`) loads too, the book's MLP's
+or a DCGAN's (told apart by their keys). The config's arch says which networks the
+weights are for (a file without it holds the MLP); a DCGAN's batch norm adds running
+statistics and an int64 batch counter to its state_dict.
 Loading uses torch.load(weights_only=True): a pickle that would run code is refused.
 Nothing large is allocated before it is checked: files over MAX_CHECKPOINT_BYTES,
 zips that unpack past it and tensors that claim more values than they store are
@@ -26,7 +29,8 @@ from typing import BinaryIO
 import torch
 from torch import nn
 
-from .config import ConfigError, GANConfig, quoted
+from .config import ARCHS, ConfigError, GANConfig, quoted
+from .dcgan import CHANNELS
 from .files import atomic_write
 from .pickle_guard import PickleRefused, PickleUnreadable, check_torch_file
 from .model import build_discriminator, build_generator, discriminator_shapes, generator_shapes
@@ -36,6 +40,9 @@ VERSION = 1
 # Our largest file (full state, book sizes) is about 12 MB; anything far bigger is not ours.
 MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024
 SEQUENTIAL_KEYS = ("0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias")
+# How a one-line message names each architecture.
+ARCH_NAMES = {"mlp": "the book's MLP GAN", "dcgan": "a DCGAN"}
+COUNTER_KEY = "num_batches_tracked"   # batch norm's int64 counter, the one tensor that is not floating point
 
 
 class CheckpointError(ValueError):
@@ -74,8 +81,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict, *, half: bool = False,
     out = dict(state)
     if generator_only:
         out = {k: out[k] for k in ("config", "epoch", "step", "generator", "history") if k in out}
-    if half:
-        out["generator"] = {k: v.half() for k, v in out["generator"].items()}
+    if half:   # weights and statistics; a batch norm's step counter stays an integer
+        out["generator"] = {k: v.half() if v.is_floating_point() else v for k, v in out["generator"].items()}
     out.update(format=FORMAT, version=VERSION, meta=dict(meta or {}))
     # Serialise in memory first: torch.save reports a full disk as an opaque RuntimeError,
     # while a plain write of the bytes raises the OSError that says what went wrong.
@@ -177,7 +184,20 @@ def _check_weights(what: str, sd: object, expected: dict[str, tuple[int, ...]]) 
     if missing or extra:
         unexpected = ", ".join(map(quoted, extra[:6])) if extra else "none"
         raise CheckpointError(f"{what}: keys do not match the model (missing {missing or 'none'}, unexpected [{unexpected}])")
-    return {k: check_tensor(f"{what}: {k}", sd[k], shape) for k, shape in expected.items()}
+    return {k: (check_counter(f"{what}: {k}", sd[k]) if k.endswith(COUNTER_KEY) else check_tensor(f"{what}: {k}", sd[k], shape))
+            for k, shape in expected.items()}
+
+
+def check_counter(what: str, v: object) -> torch.Tensor:
+    """A batch norm's count of training batches: one non-negative whole number, as int64."""
+    if not isinstance(v, torch.Tensor) or v.numel() != 1 or v.ndim != 0:
+        raise CheckpointError(f"{what} is not a single number")
+    if v.untyped_storage().nbytes() < v.element_size():
+        raise CheckpointError(f"{what} is not a dense tensor (its storage holds fewer values than its shape)")
+    value = v.double().item() if v.is_floating_point() else v.item()
+    if not math.isfinite(value) or value < 0 or value != int(value) or value > 2**62:
+        raise CheckpointError(f"{what} is not a count of batches")
+    return torch.tensor(int(value), dtype=torch.long)
 
 
 def _check_adam(what: str, opt: object, expected: dict[str, tuple[int, ...]]) -> None:
@@ -192,10 +212,10 @@ def _check_adam(what: str, opt: object, expected: dict[str, tuple[int, ...]]) ->
             check_tensor(f"{what}: {name} of parameter {i}", st.get(name), shapes[i])
 
 
-def _shapes(shapes_of, cfg: GANConfig) -> dict[str, tuple[int, ...]]:
+def _shapes(shapes_of, cfg: GANConfig, parameters: bool = False) -> dict[str, tuple[int, ...]]:
     # Built on the meta device: shapes only, nothing allocated, however large the config asks for.
     with torch.device("meta"):
-        return shapes_of(cfg)
+        return shapes_of(cfg, parameters)
 
 
 def _book_config(sd: dict) -> GANConfig:
@@ -214,14 +234,56 @@ def _book_config(sd: dict) -> GANConfig:
         raise CheckpointError(f"state_dict: {e}") from None
 
 
-def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Checkpoint:
-    """Read and validate a project checkpoint or a book-style G state_dict; raises CheckpointError."""
+def _dcgan_config(sd: dict) -> GANConfig:
+    """Infer latent and image sizes from a bare DCGAN generator state_dict (its projection's shape)."""
+    w0 = sd["0.weight"]
+    if not isinstance(w0, torch.Tensor) or w0.ndim != 2:
+        raise CheckpointError("state_dict: 0.weight must be a matrix")
+    side = math.isqrt(w0.shape[0] // CHANNELS[0])
+    try:
+        return GANConfig(latent_dim=w0.shape[1], image_size=4 * side, arch="dcgan").validate()
+    except ConfigError as e:
+        raise CheckpointError(f"state_dict: {e}") from None
+
+
+def _weights_arch(sd: object) -> str | None:
+    """Which architecture a generator state_dict's keys belong to (by its layout, whatever its sizes)."""
+    if not isinstance(sd, dict):
+        return None
+    for arch in ARCHS:
+        if set(sd) == set(_shapes(generator_shapes, GANConfig(arch=arch))):
+            return arch
+    return None
+
+
+def _source_name(src: object) -> str:
+    if isinstance(src, (bytes, bytearray)):
+        return "upload"
+    return str(getattr(src, "name", "upload")) if hasattr(src, "read") else str(src)
+
+
+def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = MAX_CHECKPOINT_BYTES,
+                    arch: str | None = None) -> Checkpoint:
+    """Read and validate a project checkpoint or a book-style G state_dict; raises CheckpointError.
+
+    arch ("mlp" or "dcgan"), when given, is the architecture the caller expects: a file that
+    holds the other one is refused with one line saying which it holds."""
+    ck = _load_checkpoint(src, max_bytes)
+    if arch is not None and ck.config.arch != arch:
+        asked = f"{ARCH_NAMES[arch]} (arch {arch})" if arch in ARCH_NAMES else f"arch {quoted(arch)}"
+        raise CheckpointError(f"{_source_name(src)}: holds {ARCH_NAMES[ck.config.arch]} (arch {ck.config.arch}), "
+                              f"not {asked}")
+    return ck
+
+
+def _load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int) -> Checkpoint:
     obj = read_weights_file(src, max_bytes)
     if not isinstance(obj, dict):
         raise CheckpointError(f"not a checkpoint: the file holds a {type(obj).__name__}, not a dict")
     if obj.get("format") != FORMAT:
-        if set(obj) == set(SEQUENTIAL_KEYS):
-            cfg = _book_config(obj)
+        found = _weights_arch(obj)
+        if found is not None:
+            cfg = _book_config(obj) if found == "mlp" else _dcgan_config(obj)
             return Checkpoint(cfg, _check_weights("generator", obj, _shapes(generator_shapes, cfg)), source="book state_dict")
         raise CheckpointError("not a GAN Explorer checkpoint nor a generator state_dict "
                               f"(keys: {', '.join(map(quoted, list(obj)[:6]))})")
@@ -231,6 +293,10 @@ def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = 
         cfg = GANConfig.from_dict(obj.get("config"))
     except (ConfigError, TypeError) as e:
         raise CheckpointError(f"checkpoint config: {e}") from None
+    found = _weights_arch(obj.get("generator"))
+    if found is not None and found != cfg.arch:
+        # A config edited by hand, or written by a program that dropped the field: say so, not which keys differ.
+        raise CheckpointError(f"generator: the weights are those of {ARCH_NAMES[found]}, but the config says arch {cfg.arch}")
     G = _check_weights("generator", obj.get("generator"), _shapes(generator_shapes, cfg))
     D = None
     if obj.get("discriminator") is not None:
@@ -243,7 +309,7 @@ def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO, max_bytes: int = 
         raise CheckpointError("checkpoint epoch/step are malformed")
     resumable = D is not None and all(k in obj for k in ("opt_g", "opt_d"))
     if resumable:
-        _check_adam("opt_g", obj["opt_g"], _shapes(generator_shapes, cfg))
-        _check_adam("opt_d", obj["opt_d"], _shapes(discriminator_shapes, cfg))
+        _check_adam("opt_g", obj["opt_g"], _shapes(generator_shapes, cfg, parameters=True))
+        _check_adam("opt_d", obj["opt_d"], _shapes(discriminator_shapes, cfg, parameters=True))
     state = {**obj, "generator": G, "discriminator": D} if resumable else None
     return Checkpoint(cfg, G, D, epoch, step, history, state)

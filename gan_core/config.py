@@ -8,6 +8,13 @@ from dataclasses import asdict, dataclass, fields
 TRAIN_SIZE = 60_000
 # What G minimises: the book's non-saturating BCE(D(G(z)), 1), or the GAN paper's minimax log(1 - D(G(z))).
 G_LOSSES = ("book", "minimax")
+# The networks: the book's MLP, or a DCGAN-style convolutional pair (gan_core/dcgan.py).
+ARCHS = ("mlp", "dcgan")
+# What changes in the recipe with the architecture (see arch_recipe).
+ARCH_RECIPES = {
+    "mlp": {"beta1": 0.9},     # the book's: Adam's defaults
+    "dcgan": {"beta1": 0.5},   # the DCGAN paper's: beta1 0.9 made its training oscillate and unstable
+}
 
 
 class ConfigError(ValueError):
@@ -49,6 +56,7 @@ class GANConfig:
     seed: int = 0
     d_steps: int = 1        # D updates per G update (the GAN paper's k); the book's is 1
     g_loss: str = "book"    # one of G_LOSSES
+    arch: str = "mlp"       # one of ARCHS; files from before it existed hold the book's MLP
 
     @property
     def image_dim(self) -> int:
@@ -70,6 +78,14 @@ class GANConfig:
             raise ConfigError(f"seed must be an integer, got {quoted(self.seed)}")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be between 0 and 2**63-1, got {quoted(self.seed)}")
+        if not isinstance(self.arch, str) or self.arch not in ARCHS:
+            raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, got {quoted(self.arch)}")
+        if self.arch == "dcgan" and self.image_size % 4:
+            raise ConfigError(f"a DCGAN needs image_size divisible by 4, got {self.image_size}")
+        if self.arch == "dcgan" and train_size % self.batch_size == 1:
+            # Batch norm cannot normalise a batch of one image, and the epoch's last batch would be one.
+            raise ConfigError(f"batch_size {self.batch_size} leaves a last batch of one image, "
+                              "which a DCGAN's batch norm cannot train on; choose another")
         if not isinstance(self.g_loss, str) or self.g_loss not in G_LOSSES:
             raise ConfigError(f"g_loss must be one of {', '.join(G_LOSSES)}, got {quoted(self.g_loss)}")
         for name, lo, hi in (("lr_g", 0.0, 1.0), ("lr_d", 0.0, 1.0),
@@ -103,3 +119,11 @@ class GANConfig:
 
     def replace(self, **changes) -> "GANConfig":
         return GANConfig(**{**asdict(self), **changes})
+
+
+def arch_recipe(arch: str) -> dict:
+    """The settings an architecture's reference trains with, where they differ between the two
+    (hidden_dim is the MLP's width; the DCGAN's channels are fixed in gan_core/dcgan.py)."""
+    if arch not in ARCHS:
+        raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, got {quoted(arch)}")
+    return {"arch": arch, **ARCH_RECIPES[arch]}

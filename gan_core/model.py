@@ -1,7 +1,8 @@
-"""The book's generator and discriminator, as plain nn.Sequential stacks.
+"""G and D for a config: the book's MLP (below) or the DCGAN pair (gan_core/dcgan.py), by cfg.arch.
 
-Keeping the exact Sequential layout keeps the state_dict keys (0.*, 2.*, 4.*)
+Keeping the book's exact Sequential layout keeps the state_dict keys (0.*, 2.*, 4.*)
 of chapter 14, so weights move freely between this project and the book's code.
+Both architectures take and give flat (B, 784) images, so nothing else needs to know which it has.
 """
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import torch
 from torch import nn
 
 from .config import GANConfig
+from .dcgan import build_dcgan_discriminator, build_dcgan_generator
 
 
 def build_generator(cfg: GANConfig) -> nn.Sequential:
     """G: z (B, latent) -> image (B, 784) in [-1, 1]."""
+    if cfg.arch == "dcgan":
+        return build_dcgan_generator(cfg)
     return nn.Sequential(
         nn.Linear(cfg.latent_dim, cfg.hidden_dim),
         nn.ReLU(),
@@ -25,6 +29,8 @@ def build_generator(cfg: GANConfig) -> nn.Sequential:
 
 def build_discriminator(cfg: GANConfig) -> nn.Sequential:
     """D: image (B, 784) -> probability that it is real (B, 1)."""
+    if cfg.arch == "dcgan":
+        return build_dcgan_discriminator(cfg)
     return nn.Sequential(
         nn.Linear(cfg.image_dim, cfg.hidden_dim),
         nn.LeakyReLU(cfg.leaky_slope),
@@ -44,10 +50,18 @@ def build_models(cfg: GANConfig, device: str | torch.device = "cpu") -> tuple[nn
     return G.to(device), D.to(device)
 
 
-def generator_shapes(cfg: GANConfig) -> dict[str, tuple[int, ...]]:
-    """Expected state_dict shapes of G, used to check files before loading them."""
-    return {k: tuple(v.shape) for k, v in build_generator(cfg).state_dict().items()}
+def _shapes(net: nn.Module, parameters: bool) -> dict[str, tuple[int, ...]]:
+    items = net.named_parameters() if parameters else net.state_dict().items()
+    return {k: tuple(v.shape) for k, v in items}
 
 
-def discriminator_shapes(cfg: GANConfig) -> dict[str, tuple[int, ...]]:
-    return {k: tuple(v.shape) for k, v in build_discriminator(cfg).state_dict().items()}
+def generator_shapes(cfg: GANConfig, parameters: bool = False) -> dict[str, tuple[int, ...]]:
+    """Expected state_dict shapes of G, used to check files before loading them.
+
+    parameters=True: the learned parameters only, in the order an optimiser holds them
+    (a DCGAN's state_dict also holds batch norm's running statistics)."""
+    return _shapes(build_generator(cfg), parameters)
+
+
+def discriminator_shapes(cfg: GANConfig, parameters: bool = False) -> dict[str, tuple[int, ...]]:
+    return _shapes(build_discriminator(cfg), parameters)

@@ -28,8 +28,9 @@ import torch
 from .config import GANConfig, ConfigError
 from .device import resolve_device
 from .model import build_models
+from . import dcgan_step, step
 from .precision import check_precision
-from .step import d_step, g_step, gan_step, make_optimizers, measure_gan
+from .step import make_optimizers
 
 
 class TrainingDiverged(RuntimeError):
@@ -203,9 +204,12 @@ class Trainer:
         self.cfg = cfg.validate(train_size=len(images))
         self.device = resolve_device(device)
         self.precision = check_precision(precision, self.device)   # how to run, not part of the recipe
+        if cfg.arch == "dcgan" and self.precision != "fp32":
+            raise ConfigError("bf16 is for the book's MLP only; the DCGAN trains in fp32")
         self.x = images.to(self.device, torch.float32)
         self.G, self.D = build_models(cfg, self.device)
         self.opt_g, self.opt_d = make_optimizers(self.G, self.D, cfg)
+        self.steps = dcgan_step if cfg.arch == "dcgan" else step   # the same four functions for each architecture
         # Separate streams: data order on the CPU, z on the training device.
         self.perm_gen = torch.Generator().manual_seed(cfg.seed)
         self.z_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)
@@ -231,7 +235,7 @@ class Trainer:
         return torch.randn(n, self.cfg.latent_dim, device=self.device, generator=self.z_gen)
 
     def _measure(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return measure_gan(self.G, self.D, x, z, self.cfg.leaky_slope, self.cfg.g_loss, self.precision)
+        return self.steps.measure_gan(self.G, self.D, x, z, self.cfg.leaky_slope, self.cfg.g_loss, self.precision)
 
     def _update(self, half: str, batches: list[torch.Tensor], b: int,
                 single: bool) -> tuple[int, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
@@ -243,19 +247,20 @@ class Trainer:
             zs = [self._z(len(x)) for x in xs]
             before = self._measure(xs[-1], zs[-1]) if single else None
             for x, z in zip(xs[:-1], zs[:-1]):   # the extra D updates of d_steps > 1
-                d_step(G, D, self.opt_d, x, z, cfg.leaky_slope, prec)
-            row = gan_step(G, D, self.opt_g, self.opt_d, xs[-1], zs[-1], cfg.leaky_slope, cfg.g_loss, prec)
+                self.steps.d_step(G, D, self.opt_d, x, z, cfg.leaky_slope, prec)
+            row = self.steps.gan_step(G, D, self.opt_g, self.opt_d, xs[-1], zs[-1], cfg.leaky_slope, cfg.g_loss,
+                                      prec)
             used, probe, self._pending = len(xs), (xs[-1], zs[-1]), None
         elif half == "d":
             probe = self._pending = (batches[b], self._z(len(batches[b])))
             row = before = self._measure(*probe)
-            d_step(G, D, self.opt_d, *probe, cfg.leaky_slope, prec)
+            self.steps.d_step(G, D, self.opt_d, *probe, cfg.leaky_slope, prec)
             used = 1
         else:
             # G alone needs no images: D(x) is measured on the D update's batch, or the next one (not used up).
             probe = self._pending or (batches[b], self._z(len(batches[b])))
             row = before = self._measure(*probe)
-            g_step(G, D, self.opt_g, probe[1], cfg.leaky_slope, cfg.g_loss, prec)
+            self.steps.g_step(G, D, self.opt_g, probe[1], cfg.leaky_slope, cfg.g_loss, prec)
             used, self._pending = 0, None
         return used, row, before, (self._measure(*probe) if single else None)
 

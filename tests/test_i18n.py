@@ -27,7 +27,7 @@ CATALOGS = sorted(LOCALE.glob("*/LC_MESSAGES/explorer.po"))
 TEMPLATE = LOCALE / "explorer.pot"
 
 PAGES = ["views/lesson.py", "views/latent.py", "views/train.py", "views/interpolate.py", "views/timeline.py",
-         "views/quality.py"]
+         "views/quality.py", "views/architectures.py"]
 # Pages whose text is not wrapped in t() yet, and why. Delete a line to check that page too.
 NOT_TRANSLATED_YET = {
 }
@@ -189,7 +189,7 @@ def shown_text(at: AppTest) -> list[str]:
 
 # Kept as they are in Korean (the brief's list): symbols of the maths, file formats, names of things.
 ALLOWED = ["D(G(z))", "D(x)", "G(z)", "Fashion-MNIST", "GAN Explorer", "GAN", "PNG", "GIF", "CSV", "MLP", "BCE",
-           "Adam", "CPU", "KL", "L2", "lr", "state_dict", "lerp", "slerp", "nat", "SeFa", "JPEG"]
+           "Adam", "CPU", "KL", "L2", "lr", "state_dict", "lerp", "slerp", "nat", "SeFa", "JPEG", "DCGAN"]
 CODE = re.compile(r"`[^`]*`")                 # Markdown code: commands, paths, settings
 ENGLISH = re.compile(r"[A-Za-z]{3,}")
 

@@ -6,7 +6,7 @@ import sys
 from typing import Callable, NoReturn
 
 from ..checkpoints import CheckpointError
-from ..config import ConfigError
+from ..config import ARCHS, ConfigError
 from ..data import DataNotFoundError
 from ..trainer import TrainingDiverged
 
@@ -43,3 +43,5 @@ def add_checkpoint_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True,
                    help="a GAN Explorer checkpoint (.pt) or a book-style generator state_dict")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    p.add_argument("--arch", choices=ARCHS, default=None,
+                   help="the architecture the checkpoint must hold (mlp or dcgan); default: whichever it holds")

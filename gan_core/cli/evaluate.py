@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed < 0:
         raise ConfigError(f"--seed must not be negative, got {args.seed}")
     device = resolve_device(args.device)
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, arch=args.arch)
     clf_ck = load_classifier(args.classifier)
     if clf_ck.config.image_size != ck.config.image_size:
         raise ConfigError(f"the generator makes {ck.config.image_size}x{ck.config.image_size} images, "

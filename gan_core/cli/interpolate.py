@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"--steps must be between 2 and 512, got {args.steps}")
     if not 1 <= args.scale <= 16:
         raise ConfigError(f"--scale must be between 1 and 16, got {args.scale}")
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, arch=args.arch)
     G = ck.build_generator(resolve_device(args.device))
     n = ck.config.latent_dim
     zs = interpolate(z_from_seed(args.seed_a, 1, n)[0], z_from_seed(args.seed_b, 1, n)[0], args.steps, args.mode)

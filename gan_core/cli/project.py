@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.steps <= 10_000:
         raise ConfigError(f"--steps must be between 0 and 10000, got {args.steps}")
     target = prepare_image(load_image(args.image))                      # uint8 (28, 28); ValueError if unusable
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, arch=args.arch)
     if ck.config.image_size != target.shape[0]:
         raise ConfigError(f"the checkpoint makes {ck.config.image_size} x {ck.config.image_size} pictures; "
                           f"pictures are prepared at {target.shape[0]} x {target.shape[0]}")

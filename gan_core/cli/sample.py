@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"--n must be between 1 and 1024, got {args.n}")
     if not 1 <= args.scale <= 16:
         raise ConfigError(f"--scale must be between 1 and 16, got {args.scale}")
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, arch=args.arch)
     G = ck.build_generator(resolve_device(args.device))
     images = decode(G, z_from_seed(args.seed, args.n, ck.config.latent_dim), ck.config.image_size)
     save_png(args.out, grid(images, scale=args.scale))

@@ -3,6 +3,7 @@
     python -m gan_core.train --epochs 500 --out runs/book          # the book's recipe
     python -m gan_core.train --epochs 1 --out runs/try --device cpu
     python -m gan_core.train --out runs/book --resume                # continue after a stop or crash
+    python -m gan_core.train --arch dcgan --epochs 5 --out runs/dcgan  # the convolutional pair (gan_core/dcgan.py)
 
 Prints the book's line each epoch and, at the end, a summary with images/s=.
 Writes RUN/checkpoint.pt every epoch (atomically), RUN/history.csv, RUN/status.json
@@ -26,7 +27,7 @@ import threading
 import torch
 
 from ..checkpoints import Checkpoint, CheckpointError, load_checkpoint
-from ..config import G_LOSSES, ConfigError, GANConfig
+from ..config import ARCHS, G_LOSSES, ConfigError, GANConfig, arch_recipe
 from ..data import load_fashion_mnist
 from ..device import resolve_device
 from ..precision import PRECISIONS, check_precision
@@ -36,7 +37,7 @@ from .common import Parser
 from .recorder import Recorder
 
 LOCK_FILE = ".train.lock"
-RECIPE_FLAGS = ("epochs", "batch_size", "lr_g", "lr_d", "seed", "d_steps", "g_loss")
+RECIPE_FLAGS = ("epochs", "batch_size", "lr_g", "lr_d", "seed", "d_steps", "g_loss", "arch")
 
 
 def parse_args(argv: list[str] | None):
@@ -55,6 +56,9 @@ def parse_args(argv: list[str] | None):
                    help="G's loss: book = BCE(D(G(z)), 1), minimax = log(1 - D(G(z))) as in the GAN paper "
                         f"(default {d.g_loss})")
     p.add_argument("--seed", type=int, default=None, help=f"seed for weights, data order and z (default {d.seed})")
+    p.add_argument("--arch", choices=ARCHS, default=None,
+                   help=f"the networks: mlp = the book's, dcgan = convolutional, trained with the DCGAN paper's "
+                        f"Adam beta1 0.5 (default {d.arch})")
     p.add_argument("--data-dir", default=None, help="folder holding Fashion-MNIST's idx files")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: cuda if available)")
     p.add_argument("--out", required=True, help="run folder to write")
@@ -106,6 +110,8 @@ def settings(args, run: RunFolder, ck: Checkpoint | None) -> tuple[GANConfig, Re
             if name != "epochs" and value != getattr(cfg, name):
                 raise ConfigError(f"--{name.replace('_', '-')} {value} differs from the checkpoint's "
                                   f"{getattr(cfg, name)}; a resumed run keeps its settings (only --epochs may change)")
+    if "arch" in asked and ck is None:
+        cfg = cfg.replace(**arch_recipe(asked["arch"]))   # the architecture brings its reference's optimiser settings
     cfg = cfg.replace(**asked).validate()
     if args.sample_every is not None:
         recording = dataclasses.replace(recording, sample_every=args.sample_every)
