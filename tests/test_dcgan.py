@@ -15,6 +15,8 @@ from gan_core.checkpoints import CheckpointError, save_checkpoint
 from gan_core.config import ConfigError, arch_recipe
 from gan_core.model import build_models
 from gan_core.quality import evaluate_generator
+from gan_core.cli.sample import main as sample_main
+from helpers import cli
 
 DCGAN = GANConfig(**arch_recipe("dcgan"), epochs=1)
 MLP = GANConfig(epochs=1)
@@ -157,13 +159,12 @@ def test_a_config_that_names_the_wrong_architecture_for_its_weights_is_refused(t
         load_checkpoint(path)
 
 
-def test_cli_refuses_the_other_architecture_in_one_line(tmp_path):
+def test_cli_refuses_the_other_architecture_in_one_line(tmp_path, capsys):
     tr = _trained(DCGAN)
     path = save_checkpoint(tmp_path / "dc.pt", tr.state_dict())
-    p = subprocess.run([sys.executable, "-m", "gan_core.sample", "--checkpoint", str(path), "--arch", "mlp",
-                        "--out", str(tmp_path / "x.png")], capture_output=True, text=True)
-    assert p.returncode == 2 and p.stdout == ""
-    assert p.stderr == f"gan_core.sample: error: {path}: holds a DCGAN (arch dcgan), not the book's MLP GAN (arch mlp)\n"
+    code, out, err = cli(sample_main, ["--checkpoint", path, "--arch", "mlp", "--out", tmp_path / "x.png"], capsys)
+    assert code == 2 and out == ""
+    assert err == f"gan_core.sample: error: {path}: holds a DCGAN (arch dcgan), not the book's MLP GAN (arch mlp)\n"
 
 
 @pytest.mark.slow

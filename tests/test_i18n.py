@@ -27,7 +27,7 @@ CATALOGS = sorted(LOCALE.glob("*/LC_MESSAGES/explorer.po"))
 TEMPLATE = LOCALE / "explorer.pot"
 
 PAGES = ["views/lesson.py", "views/latent.py", "views/train.py", "views/interpolate.py", "views/timeline.py",
-         "views/quality.py", "views/architectures.py"]
+         "views/quality.py", "views/architectures.py", "views/compare.py"]
 # Pages whose text is not wrapped in t() yet, and why. Delete a line to check that page too.
 NOT_TRANSLATED_YET = {
 }

@@ -66,6 +66,7 @@ def keys(at) -> set[str]:
 
 # ---- defect 1: Continue keeps the run ------------------------------------------------------------
 
+@pytest.mark.slow   # Continue starts a trainer
 def test_continue_after_a_reload_keeps_the_run_in_the_picker_and_the_url(runs):
     """A reload opens the run from ?run= (a new session); Continue changes its label (stopped -> training), and
     the picker used to fall back to "Choose a run" on that very click, taking ?run= out of the URL."""
@@ -192,6 +193,7 @@ def test_the_browser_that_started_a_run_controls_it(runs):
     assert CONTROLS <= keys(at), keys(at)
 
 
+@pytest.mark.slow   # Start launches a trainer
 def test_a_run_started_in_this_session_is_owned_by_its_key(runs, small_data_dir, monkeypatch):
     monkeypatch.setenv("GAN_EXPLORER_DATA", str(small_data_dir))
     at = train_page(epochs=1)
