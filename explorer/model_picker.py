@@ -15,7 +15,7 @@ from gan_core import Checkpoint, CheckpointError, GANConfig, RunFolder, load_che
 from . import env, resources, uploads
 from .i18n import N_, t, tn
 from .plain import plain
-from .run_names import run_title
+from .run_names import distinct_labels, run_title
 from .training_form import PRESETS
 
 PARAM = "model"   # the URL's ?model=KEY
@@ -82,15 +82,6 @@ def list_sources(checkpoints: Path, runs: list[RunFolder], uploaded: list[upload
     found += [ModelSource(u.key, t("uploaded: {name}", name=u.name), u.path) for u in uploaded]
     labels = distinct_labels({s.key: s.label for s in found})
     return [replace(s, label=labels[s.key]) for s in found]
-
-
-def distinct_labels(labels: dict[str, str]) -> dict[str, str]:
-    """key -> label, where labels that two entries share get the key's name after them: two runs of the same recipe
-    have the same default title, and a picker must tell them apart."""
-    seen: dict[str, int] = {}
-    for label in labels.values():
-        seen[label] = seen.get(label, 0) + 1
-    return {k: f"{label} · {k.partition(':')[2][:16]}" if seen[label] > 1 else label for k, label in labels.items()}
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

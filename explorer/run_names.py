@@ -41,3 +41,12 @@ def default_title(run: RunFolder) -> str:
 def run_title(run: RunFolder) -> str:
     """The run's name as people see it: the title given to it, else the default."""
     return run.read_title() or default_title(run)
+
+
+def distinct_labels(labels: dict[str, str]) -> dict[str, str]:
+    """key -> label, where labels that two entries share get the key's name after them: two runs of the same recipe
+    have the same default title, and a picker must tell them apart."""
+    seen: dict[str, int] = {}
+    for label in labels.values():
+        seen[label] = seen.get(label, 0) + 1
+    return {k: f"{label} · {k.partition(':')[2][:16]}" if seen[label] > 1 else label for k, label in labels.items()}

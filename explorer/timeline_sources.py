@@ -7,7 +7,7 @@ ready to show (checkpoints/lessons/, explorer/lesson_runs.py), or in a run's `sn
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import streamlit as st
@@ -17,6 +17,7 @@ from gan_core import CheckpointError, GANConfig, RunFolder, load_checkpoint
 
 from .i18n import t
 from .lesson_runs import LESSON_RUNS, lesson_folders
+from .run_names import distinct_labels, run_title
 
 SUFFIX = "-snapshots"
 
@@ -60,10 +61,11 @@ def snapshot_sources(checkpoints: Path, runs: list[RunFolder]) -> list[SnapshotS
     for run in runs:
         epochs = run.snapshot_epochs()
         if epochs:
-            found.append(SnapshotSource(f"run:{run.name}", t("run {name}", name=run.name),
+            found.append(SnapshotSource(f"run:{run.name}", run_title(run),
                                         tuple(run.snapshot_path(e) for e in epochs),
                                         run.checkpoint if run.checkpoint.is_file() else None))
-    return found
+    labels = distinct_labels({s.key: s.label for s in found})
+    return [replace(s, label=labels[s.key]) for s in found]
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)

@@ -27,3 +27,22 @@ def test_a_run_title_is_one_short_line_kept_on_disk_and_an_empty_one_removes_it(
     assert run.read_title() is None and run_title(run).startswith("D learns too fast")
     run.write_title("")
     assert not run.title_file.exists()
+
+
+def test_the_timeline_lists_runs_by_title_and_tells_two_of_one_title_apart(tmp_path):
+    from gan_core import GANConfig, Recording
+    from explorer.timeline_sources import snapshot_sources
+
+    runs = []
+    for rid in ("20260101-000000-aaaaaa", "20260101-000001-bbbbbb", "20260101-000002-cccccc"):
+        run = RunFolder(tmp_path / rid)
+        run.snapshots_dir.mkdir(parents=True)
+        run.snapshot_path(1).write_bytes(b"")   # listed by name; not loaded here
+        run.write_settings(GANConfig(epochs=10), Recording())
+        runs.append(run)
+    runs[2].write_title("Monday's demo")
+    labels = {s.key: s.label for s in snapshot_sources(tmp_path / "no-checkpoints", runs)}
+    assert labels["run:20260101-000002-cccccc"] == "Monday's demo"
+    twins = [labels[f"run:{r.name}"] for r in runs[:2]]
+    assert all(label.startswith("The book's recipe · 10 epochs · seed 0 · ") for label in twins)
+    assert twins[0] != twins[1]

@@ -14,7 +14,7 @@ from gan_core import RunFolder, grid, png_bytes
 from explorer import charts, env, resources
 from explorer.i18n import t, tn
 from explorer.lesson_runs import LESSON_RUNS, lesson_folders
-from explorer.model_picker import distinct_labels
+from explorer.run_names import distinct_labels
 from explorer.plain import plain
 from explorer.run_names import run_title
 
