@@ -40,6 +40,7 @@ from pathlib import Path
 
 from gan_core import (ACTIVE_STATES, DISK_BUDGET_MB, ConfigError, GANConfig, Recording, RunFolder, list_runs,
                       note_interaction)
+from gan_core.config import arch_recipe
 from gan_core.files import atomic_write_text
 
 from . import disk_trouble
@@ -82,12 +83,14 @@ class RunSettings:
     sample_every: int = 100   # steps between refreshes of the sample grid (0: once an epoch)
     d_steps: int = 1          # D updates for each G update (the GAN paper's k); the book's is 1
     g_loss: str = "book"      # what G minimises: "book" BCE(D(G(z)), 1), or "minimax" log(1 - D(G(z)))
+    arch: str = "mlp"         # the book's MLP, or "dcgan" (gan_core/dcgan.py), which brings its own Adam beta1
 
     def config(self) -> GANConfig:
         """The GANConfig these settings make, validated (raises ConfigError). A learning rate of 0 freezes that
         network on purpose."""
         return GANConfig(epochs=self.epochs, batch_size=self.batch_size, lr_g=self.lr_g, lr_d=self.lr_d,
-                         seed=self.seed, d_steps=self.d_steps, g_loss=self.g_loss).validate()
+                         seed=self.seed, d_steps=self.d_steps, g_loss=self.g_loss,
+                         **arch_recipe(self.arch)).validate()
 
     def recording(self) -> Recording:
         """Samples as asked; G snapshots at log-spaced epochs, so the Timeline page can show the run."""

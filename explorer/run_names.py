@@ -8,7 +8,7 @@ from gan_core import ConfigError, RunFolder
 
 from .i18n import t, tn
 from .run_manager import RunSettings
-from .training_form import PRESETS
+from .training_form import ARCH_NAMES, PRESETS
 
 # The default names the recipe only: a run's length and seed are said separately. Quick look is
 # the book's recipe cut short, so it is not a recipe of its own.
@@ -16,7 +16,10 @@ _RECIPES = {k: p for k, p in PRESETS.items() if k != "quick"}
 
 
 def recipe_name(settings: RunSettings) -> str:
-    """The preset whose recipe these settings follow (whatever their epochs, seed and sample interval), in words."""
+    """The preset whose recipe these settings follow (whatever their epochs, seed and sample interval), in words;
+    another architecture than the book's is named instead."""
+    if settings.arch != RunSettings.arch:
+        return t(ARCH_NAMES[settings.arch])
     for preset in _RECIPES.values():
         if replace(settings, epochs=preset.settings.epochs, seed=preset.settings.seed,
                    sample_every=preset.settings.sample_every) == preset.settings:
@@ -34,7 +37,7 @@ def default_title(run: RunFolder) -> str:
         return run.name
     c = found[0]
     settings = RunSettings(epochs=c.epochs, batch_size=c.batch_size, lr_g=c.lr_g, lr_d=c.lr_d, seed=c.seed,
-                           d_steps=c.d_steps, g_loss=c.g_loss)
+                           d_steps=c.d_steps, g_loss=c.g_loss, arch=c.arch)
     return " · ".join((recipe_name(settings), tn("{n:,} epoch", "{n:,} epochs", c.epochs), t("seed {seed}", seed=c.seed)))
 
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import streamlit as st
 
 from gan_core import G_LOSSES
+from gan_core.config import ARCHS
 
 from .i18n import N_, t
 from .plain import plain
@@ -60,9 +61,14 @@ G_LOSS_PARAM, G_LOSS_KEY = "g_loss", "train.g_loss"
 G_LOSS_NAMES = {"book": N_("The book's"), "minimax": N_("Minimax (the GAN paper's)")}
 G_LOSS_FORMULAS = {"book": N_("`BCE(D(G(z)), 1)`: steep while D rejects G's images"),
                    "minimax": N_("`log(1 - D(G(z)))`: flat while D rejects G's images")}
+# The architecture, kept in the URL the same way (?arch=dcgan; the book's MLP is the default and not said).
+ARCH_PARAM, ARCH_KEY = "arch", "train.arch"
+ARCH_NAMES = {"mlp": N_("The book's MLP"), "dcgan": N_("DCGAN (convolutional)")}
+# The choices a link may name: URL key -> what it may be.
+CHOICES = {G_LOSS_PARAM: G_LOSSES, ARCH_PARAM: ARCHS}
 # RunSettings field -> its key in a link (lesson.py writes links with these), and in session state.
-SETTING_KEYS = {field: key for field, (key, *_) in BOUNDS.items()} | {"g_loss": G_LOSS_PARAM}
-WIDGET_KEYS = SETTING_KEYS | {"g_loss": G_LOSS_KEY}
+SETTING_KEYS = {field: key for field, (key, *_) in BOUNDS.items()} | {"g_loss": G_LOSS_PARAM, "arch": ARCH_PARAM}
+WIDGET_KEYS = SETTING_KEYS | {"g_loss": G_LOSS_KEY, "arch": ARCH_KEY}
 
 
 def _parse(raw: str, lo: float, hi: float, kind: type) -> int | float | None:
@@ -83,7 +89,7 @@ def link_problems() -> list[tuple[str, str, float, float, type]]:
         raw = st.query_params.get(key)
         if raw is not None and _parse(raw, lo, hi, kind) is None:
             out.append((key, raw, lo, hi, kind))
-    for key, known in ((PRESET_PARAM, PRESETS), (G_LOSS_PARAM, G_LOSSES)):
+    for key, known in ((PRESET_PARAM, PRESETS), *CHOICES.items()):
         raw = st.query_params.get(key)
         if raw is not None and raw not in known:
             out.append((key, raw, 0, 0, str))
@@ -94,7 +100,7 @@ def link_problem(key: str, raw: str, lo: float, hi: float, kind: type) -> str:
     """One of link_problems in words."""
     given = f"{key}={plain(raw, 24)}"
     if kind is str:
-        known = PRESETS if key == PRESET_PARAM else G_LOSSES
+        known = PRESETS if key == PRESET_PARAM else CHOICES[key]
         return t("{given} (it must be one of {choices})", given=given, choices=", ".join(known))
     if kind is float:
         return t("{given} (it must be a number from {lo:,g} to {hi:,g})", given=given, lo=lo, hi=hi)
@@ -109,7 +115,8 @@ def matching_preset(settings: RunSettings) -> str:
 def _show_in_url(settings: RunSettings) -> None:
     """The URL parameters kept by hand: the preset these settings are (if any), and G's loss unless the book's."""
     for param, value, default in ((PRESET_PARAM, matching_preset(settings), CUSTOM),
-                                  (G_LOSS_PARAM, settings.g_loss, RunSettings.g_loss)):
+                                  (G_LOSS_PARAM, settings.g_loss, RunSettings.g_loss),
+                                  (ARCH_PARAM, settings.arch, RunSettings.arch)):
         if value != default:
             st.query_params[param] = value
         elif param in st.query_params:
@@ -136,6 +143,8 @@ def _open_link() -> None:
             st.session_state.setdefault(LINK_FIX, {})[key] = values[field]
     loss = st.query_params.get(G_LOSS_PARAM)
     values["g_loss"] = st.session_state[G_LOSS_KEY] = loss if loss in G_LOSSES else base.g_loss
+    arch = st.query_params.get(ARCH_PARAM)
+    values["arch"] = st.session_state[ARCH_KEY] = arch if arch in ARCHS else base.arch
     settings = RunSettings(**values)
     st.session_state[PRESET_KEY] = matching_preset(settings)
     _show_in_url(settings)
@@ -255,6 +264,12 @@ def training_settings() -> RunSettings | None:
                           help=t("What G minimises. The book's `BCE(D(G(z)), 1)` pushes G hardest exactly when D "
                                  "rejects its images; the GAN paper's minimax `log(1 - D(G(z)))` hardly moves G "
                                  "then, so G can stall at the start."))
+        archs = {k: t(v) for k, v in ARCH_NAMES.items()}
+        arch = st.radio(t("Architecture"), list(archs), format_func=archs.__getitem__, key=ARCH_KEY,
+                        on_change=_follow_settings, horizontal=True,
+                        help=t("The book's MLP, or the convolutional DCGAN the chapter's last remark points to "
+                               "(Adam's `beta1` 0.5, as in the DCGAN paper). On a CPU a DCGAN trains a few hundred "
+                               "images a second, far slower than the MLP."))
         seed = _number(t("Seed"), "seed", st, d.seed, wrong, step=1,
                        help=t("Same seed, same settings: the same run, step for step."))
         every = _number(t("Refresh samples every N steps"), "sample_every", st, d.sample_every, wrong, step=1,
@@ -264,4 +279,4 @@ def training_settings() -> RunSettings | None:
     if wrong:
         return None
     return RunSettings(epochs=int(epochs), batch_size=int(batch), lr_g=float(lr_g), lr_d=float(lr_d), seed=int(seed),
-                       sample_every=int(every), d_steps=int(d_steps), g_loss=g_loss)
+                       sample_every=int(every), d_steps=int(d_steps), g_loss=g_loss, arch=arch)

@@ -340,7 +340,7 @@ def test_links_open_the_other_pages_in_the_right_state(clean, lang):
         assert query == {"preset": [preset], "epochs": [str(s.epochs)], "batch": [str(s.batch_size)],
                          "lr_g": [str(s.lr_g)], "lr_d": [str(s.lr_d)], "seed": [str(s.seed)],
                          "sample_every": [str(s.sample_every)], "d_steps": [str(s.d_steps)],
-                         "g_loss": [s.g_loss], **keep}
+                         "g_loss": [s.g_loss], "arch": [s.arch], **keep}
     assert found[3][1]["lr_d"] == ["0.002"] and found[1][1]["epochs"] == ["10"]
     # The other pages open on what the lesson shows (explorer/share_link.py): seed 1's z, the walk from 1 to 2.
     assert [f for f in found if f[0] != "train"] == [

@@ -352,3 +352,36 @@ def test_a_learning_rate_of_0_freezes_that_network(shipped):
     assert not np.array_equal(*change["scores"]), "D still learns"
     assert "G is frozen on purpose" in texts(at, "caption")   # said beside what the update changed
     at.button(key="train.stop").click().run()
+
+
+# ---- the architecture ----------------------------------------------------------------------------
+
+def test_a_link_picks_the_dcgan_and_a_wrong_architecture_is_named(shipped):
+    at = train_page(arch="dcgan")
+    assert at.radio(key="train.arch").value == "dcgan" and at.query_params["arch"] == "dcgan"
+    assert at.selectbox(key="train.preset").value == "custom"      # no preset is a DCGAN
+    at.radio(key="train.arch").set_value("mlp").run()
+    assert "arch" not in at.query_params                           # the book's MLP is the default: not said
+    assert at.selectbox(key="train.preset").value == "quick"
+    at = train_page(arch="resnet")
+    assert at.radio(key="train.arch").value == "mlp"
+    assert "arch=resnet (it must be one of mlp, dcgan)" in texts(at, "warning").replace("\\", "")
+
+
+def test_the_app_trains_a_dcgan_with_its_papers_recipe_and_names_it():
+    from explorer.run_manager import RunSettings
+    cfg = RunSettings(arch="dcgan").config()
+    assert (cfg.arch, cfg.beta1, cfg.lr_g, cfg.batch_size) == ("dcgan", 0.5, 2e-4, 100)
+    assert RunSettings().config().beta1 == 0.9
+
+
+@pytest.mark.slow   # Start launches a training process
+def test_start_with_the_dcgan_writes_it_into_the_runs_settings(shipped):
+    at = train_page(arch="dcgan", epochs="1")
+    at.button(key="train.start").click().run()
+    run = RunFolder(shipped / "runs" / at.query_params["run"])
+    cfg, _ = run.read_settings()
+    assert (cfg.arch, cfg.beta1, cfg.epochs) == ("dcgan", 0.5, 1)
+    from explorer.run_names import run_title
+    assert run_title(run) == "DCGAN (convolutional) · 1 epoch · seed 0"
+    assert "DCGAN (convolutional)" in texts(at, "markdown") + texts(at, "caption")

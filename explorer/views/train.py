@@ -492,6 +492,9 @@ def recipe(cfg: dict) -> str:
              lr_d=cfg.get("lr_d", "?"), seed=cfg.get("seed", "?"))
     if cfg.get("d_steps", 1) != 1:
         line += " · " + t("k = {k} D updates per G update", k=cfg["d_steps"])
+    arch = cfg.get("arch", "mlp")
+    if arch in training_form.ARCH_NAMES and arch != "mlp":
+        line += " · " + t(training_form.ARCH_NAMES[arch])
     if cfg.get("g_loss", "book") in training_form.G_LOSS_NAMES and cfg.get("g_loss", "book") != "book":
         line += " · " + t("G's loss: {name}", name=t(training_form.G_LOSS_NAMES[cfg["g_loss"]]))
     return line
