@@ -374,7 +374,7 @@ def test_the_korean_lesson_in_a_real_browser(tmp_path, small_data_dir):
     env = {"GAN_EXPLORER_RUNS": str(tmp_path / "runs"), "GAN_EXPLORER_DATA": str(small_data_dir)}
     with streamlit_server(env, tmp_path / "server.log") as url, chromium(1024, 768) as page:
         open_app(page, f"{url}/?lang=ko")
-        page.wait_for_url(re.compile(r"/lesson\?lang=ko$"), timeout=60_000)
+        page.wait_for_url(re.compile(r"/lesson\?(.*&)?lang=ko(&|$)"), timeout=60_000)   # the model picker adds ?model=
         page.get_by_role("heading", name=TITLES["ko"]).wait_for(timeout=60_000)
         nav = page.locator("[data-testid=stSidebarNav] a")
         assert nav.first.inner_text().strip().endswith("수업")   # after its icon's name
