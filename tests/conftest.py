@@ -97,3 +97,13 @@ def clean(tmp_path, monkeypatch):
     run_manager.shutdown_all()
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+@pytest.fixture
+def no_data_set(tmp_path, monkeypatch):
+    """No copy of Fashion-MNIST anywhere the project looks (a given folder, the cache, Debian's), and no download."""
+    nowhere = tmp_path / "nowhere"
+    nowhere.mkdir()
+    for var in ("GAN_EXPLORER_DATA", "GAN_EXPLORER_CACHE", "GAN_EXPLORER_DEBIAN_DATA"):
+        monkeypatch.setenv(var, str(nowhere))
+    monkeypatch.setenv("GAN_EXPLORER_NO_DOWNLOAD", "1")

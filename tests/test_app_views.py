@@ -185,12 +185,7 @@ def test_quality_tells_an_untrained_generator_from_a_collapsed_one(small_data, t
 
 @pytest.mark.skipif(not hasattr(gan_core.data, "debian_dir"),
                     reason="gan_core.data has no GAN_EXPLORER_DEBIAN_DATA yet: Debian's copy cannot be hidden")
-def test_quality_without_data_says_how_to_get_it(clean, monkeypatch, small_data_dir):
-    nowhere = clean / "nowhere"
-    nowhere.mkdir()
-    for var in ("GAN_EXPLORER_DATA", "GAN_EXPLORER_CACHE", "GAN_EXPLORER_DEBIAN_DATA"):
-        monkeypatch.setenv(var, str(nowhere))
-    monkeypatch.setenv("GAN_EXPLORER_NO_DOWNLOAD", "1")
+def test_quality_without_data_says_how_to_get_it(clean, monkeypatch, small_data_dir, no_data_set):
     at = app("views/quality.py", **{"quality.n": 500})
     assert not at.exception and not at.error
     assert "apt-get install dataset-fashion-mnist" in texts(at, "warning")

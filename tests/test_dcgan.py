@@ -212,12 +212,8 @@ def shelf(clean, monkeypatch):
 
 
 @pytest.fixture
-def no_data(clean, monkeypatch):
-    nowhere = clean / "nowhere"
-    nowhere.mkdir()
-    for var in ("GAN_EXPLORER_DATA", "GAN_EXPLORER_CACHE", "GAN_EXPLORER_DEBIAN_DATA"):
-        monkeypatch.setenv(var, str(nowhere))
-    monkeypatch.setenv("GAN_EXPLORER_NO_DOWNLOAD", "1")
+def no_data(clean, no_data_set):
+    """The app with no copy of Fashion-MNIST it could find (conftest.no_data_set)."""
 
 
 def _url(picture) -> str:

@@ -228,12 +228,7 @@ def test_a_korean_page_shows_no_english(clean, monkeypatch, page, scene):
         assert spec["layout"]["yaxis"]["title"]["text"] == "이미지 비율" and "운동화" in spec["data"][0]["x"]
 
 
-def test_the_korean_quality_page_without_data_says_how_to_get_it(clean, monkeypatch):
-    nowhere = clean / "nowhere"
-    nowhere.mkdir()
-    for var in ("GAN_EXPLORER_DATA", "GAN_EXPLORER_CACHE", "GAN_EXPLORER_DEBIAN_DATA"):
-        monkeypatch.setenv(var, str(nowhere))
-    monkeypatch.setenv("GAN_EXPLORER_NO_DOWNLOAD", "1")
+def test_the_korean_quality_page_without_data_says_how_to_get_it(clean, monkeypatch, no_data_set):
     at = korean("views/quality.py")
     assert not at.exception and "apt-get install dataset-fashion-mnist" in at.warning[0].value
     left = {s: words for s in shown_text(at) if (words := english_left(s, file_names()))}

@@ -298,12 +298,7 @@ def test_drawing_needs_a_drawing(book):
     assert not at.get("image") and "Draw one garment" in texts(at, "caption")
 
 
-def test_without_the_data_set_uploads_still_project(book, tmp_path, monkeypatch):
-    nowhere = tmp_path / "nowhere"
-    nowhere.mkdir()
-    for var in ("GAN_EXPLORER_DATA", "GAN_EXPLORER_CACHE", "GAN_EXPLORER_DEBIAN_DATA"):
-        monkeypatch.setenv(var, str(nowhere))
-    monkeypatch.setenv("GAN_EXPLORER_NO_DOWNLOAD", "1")
+def test_without_the_data_set_uploads_still_project(book, tmp_path, monkeypatch, no_data_set):
     at = opened(PROJECT)
     assert "need Fashion-MNIST" in texts(at, "warning") and not at.get("image")
     at.segmented_control(key="project.src").set_value("upload").run()

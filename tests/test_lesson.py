@@ -271,12 +271,7 @@ def test_a_fresh_install_gets_the_prompt_to_train(clean, monkeypatch):
     assert any("train" in link.proto.page for link in at.get("page_link"))
 
 
-def test_without_data_the_step_says_how_to_get_it_and_the_rest_works(clean, monkeypatch):
-    nowhere = clean / "nowhere"
-    nowhere.mkdir()
-    for var in ("GAN_EXPLORER_DATA", "GAN_EXPLORER_CACHE", "GAN_EXPLORER_DEBIAN_DATA"):
-        monkeypatch.setenv(var, str(nowhere))
-    monkeypatch.setenv("GAN_EXPLORER_NO_DOWNLOAD", "1")
+def test_without_data_the_step_says_how_to_get_it_and_the_rest_works(clean, monkeypatch, no_data_set):
     at = opened()
     assert not at.exception and "Fashion-MNIST was not found" in texts(at, "warning")
     assert chart(at, "lesson.curves") and chart(at, "lesson.networks") and not at.get("metric")
