@@ -20,6 +20,26 @@ os.environ.setdefault("GAN_EXPLORER_LIVE", "0")
 torch.set_num_threads(1)
 
 
+def _scan_installed_components_once() -> None:
+    """Every new AppTest scans all installed packages for Streamlit component manifests, about 0.2 s with this
+    venv's packages: most of a fresh AppTest's first run, and the quick loop starts some 300 of them. The
+    installed packages cannot change during a test run, so the scan's answer is kept. (The app's own component,
+    explorer/live_generator.py, is declared inline and never came from the scan.)"""
+    from streamlit.components.v2 import manifest_scanner
+    scan = manifest_scanner.scan_component_manifests
+    found: list = []
+
+    def scan_once(*args, **kwargs):
+        if not found:
+            found.append(scan(*args, **kwargs))
+        return list(found[0])
+
+    manifest_scanner.scan_component_manifests = scan_once
+
+
+_scan_installed_components_once()
+
+
 @pytest.fixture(scope="session")
 def fashion_train() -> tuple[torch.Tensor, torch.Tensor]:
     """The real train set, (60000, 784) in [-1, 1], and its labels."""

@@ -289,7 +289,7 @@ def test_the_language_comes_from_the_link_then_the_switch_then_the_browser_then_
 
 def test_the_language_follows_the_user_to_every_page(clean):
     """Streamlit clears the URL's parameters when the user moves to another page: the app writes ?lang back."""
-    at = korean("views/timeline.py")
+    at = korean("views/timeline.py", **{"quality.n": 500})   # the Quality page's scoring is not what is tested here
     assert title(at) == "타임라인" and at.query_params["lang"] == "ko"
     for page, expected in (("views/quality.py", "품질"), ("views/interpolate.py", "보간")):
         at.query_params.clear()
