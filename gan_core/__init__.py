@@ -2,7 +2,8 @@
 
 Importing this package has no side effects: no downloads, folders or argument parsing.
 """
-from .anatomy import EQUILIBRIUM, Layer, StepAnatomy, config_layers, layers, settled, step_anatomy, step_inputs
+from .anatomy import (EQUILIBRIUM, Layer, LayerOutput, StepAnatomy, config_layers, layer_outputs, layers, settled,
+                      step_anatomy, step_inputs)
 from .checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .fashion_classifier import DEFAULT_CLASSIFIER_PATH, ClassifierError, load_classifier
 from .config import G_LOSSES, ConfigError, GANConfig
@@ -25,7 +26,8 @@ from .step import book_step, d_step, g_step, gan_step, measure_gan
 from .trainer import EpochEvent, StepEvent, TrainControl, Trainer, TrainingDiverged
 
 __all__ = [
-    "EQUILIBRIUM", "Layer", "StepAnatomy", "config_layers", "layers", "settled", "step_anatomy", "step_inputs",
+    "EQUILIBRIUM", "Layer", "LayerOutput", "StepAnatomy", "config_layers", "layer_outputs", "layers", "settled",
+    "step_anatomy", "step_inputs",
     "Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint",
     "DEFAULT_CLASSIFIER_PATH", "ClassifierError", "load_classifier",
     "ConfigError", "G_LOSSES", "GANConfig",

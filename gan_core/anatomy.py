@@ -2,6 +2,7 @@
 
     from gan_core import layers, step_anatomy, step_inputs
     [(l.in_features, l.out_features, l.params) for l in layers(G)]   # [(64, 256, 16640), (256, 256, 65792), ...]
+    [(l.module, l.shape) for l in layer_outputs(G, 64)]               # any G, a DCGAN's 7x7 and 14x14 maps too
     x, z = step_inputs(train_images, cfg, seed=0)                     # one batch, as a run would take it
     a = step_anatomy(G, D, x, z, cfg)                                  # the book's step, on copies
     a.d_real, a.d_real_after                                           # D(x) per image, before and after D's update
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import dcgan_step
 from .config import GANConfig
 from .latent import to_uint8, z_from_seed
 from .model import build_discriminator, build_generator
@@ -54,6 +56,54 @@ def layers(net: nn.Module) -> list[Layer]:
             after = mods[i + 1] if i + 1 < len(mods) and not isinstance(mods[i + 1], nn.Linear) else None
             out.append(Layer(m.in_features, m.out_features, sum(p.numel() for p in m.parameters()),
                              _activation_name(after) if after is not None else ""))
+    return out
+
+
+@dataclass(frozen=True)
+class LayerOutput:
+    """One module of a network, as the call that builds it, with what it outputs for one input."""
+
+    module: str                 # the call that builds it: "ConvTranspose2d(128, 64, 4, stride=2, padding=1, bias=False)"
+    shape: tuple[int, ...]      # its output for one input, without the batch: (64, 14, 14)
+    params: int                 # its learned parameters (batch norm's running statistics are not)
+
+
+def _square(v: tuple[int, ...]) -> int | tuple[int, ...]:
+    """A square kernel's size (or stride, padding) as the one number PyTorch accepts for it."""
+    return v[0] if len(set(v)) == 1 else v
+
+
+def constructor(m: nn.Module) -> str:
+    """A module as the call that builds it, without PyTorch's defaults: "ConvTranspose2d(128, 64, 4, stride=2,
+    padding=1, bias=False)" rather than its repr's kernel_size=(4, 4), ... (short enough for a table's cell)."""
+    name = type(m).__name__
+    if isinstance(m, nn.Linear):
+        return f"{name}({m.in_features}, {m.out_features}{'' if m.bias is not None else ', bias=False'})"
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        return (f"{name}({m.in_channels}, {m.out_channels}, {_square(m.kernel_size)}, stride={_square(m.stride)}, "
+                f"padding={_square(m.padding)}{'' if m.bias is not None else ', bias=False'})")
+    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+        return f"{name}({m.num_features})"
+    if isinstance(m, nn.LeakyReLU):
+        return f"{name}({m.negative_slope:g})"
+    if isinstance(m, nn.Unflatten):
+        return f"{name}({m.dim}, {tuple(m.unflattened_size)})"
+    if isinstance(m, nn.Flatten) and (m.start_dim, m.end_dim) == (1, -1):
+        return f"{name}()"
+    return f"{name}()" if not m.extra_repr() else repr(m)
+
+
+@torch.no_grad()
+def layer_outputs(net: nn.Sequential, input_dim: int) -> list[LayerOutput]:
+    """Each module of `net` in order, with the shape it outputs: any architecture, a DCGAN's maps included.
+
+    Found by passing one zero input through a copy in evaluation mode, so the caller's network and its batch
+    norm statistics are untouched."""
+    x = torch.zeros(1, input_dim, device=next(net.parameters()).device)
+    out = []
+    for m in copy.deepcopy(net).eval():
+        x = m(x)
+        out.append(LayerOutput(constructor(m), tuple(x.shape[1:]), sum(p.numel() for p in m.parameters())))
     return out
 
 
@@ -125,25 +175,29 @@ def _scores(D: nn.Module, x: torch.Tensor) -> np.ndarray:
 def step_anatomy(G: nn.Module, D: nn.Module, x: torch.Tensor, z: torch.Tensor, cfg: GANConfig) -> StepAnatomy:
     """gan_core.book_step on copies of G and D (fresh Adam, cfg's learning rates), with everything in between.
 
+    A DCGAN (cfg.arch) takes its own training step, gan_core.dcgan_step.gan_step. Its batch norm uses the
+    batch's statistics throughout, as in training, so that D's scores around the step are the ones the step's
+    numbers are means of; looking leaves the running statistics as they were.
     x: (B, 784) real images in [-1, 1]; z: (B, latent_dim).
     """
-    G, D = copy.deepcopy(G).requires_grad_(True), copy.deepcopy(D).requires_grad_(True)
+    G, D = copy.deepcopy(G).requires_grad_(True).train(), copy.deepcopy(D).requires_grad_(True).train()
     opt_g, opt_d = make_optimizers(G, D, cfg)
+    train_step = dcgan_step.gan_step if cfg.arch == "dcgan" else book_step
     size = cfg.image_size
-    with torch.no_grad():
+    with torch.no_grad(), dcgan_step.statistics_kept(G, D):
         fake = G(z)                                   # (B, 784)
         d_real, d_fake = _scores(D, x), _scores(D, fake)
 
     # The book's step: D's update, then G's with the same z through the updated D.
-    d_loss, g_loss, d_x, d_g_z = book_step(G, D, opt_g, opt_d, x, z).tolist()
+    d_loss, g_loss, d_x, d_g_z = train_step(G, D, opt_g, opt_d, x, z).tolist()
 
     # G's update leaves D as its own update left it, so D here is D'.
-    with torch.no_grad():
+    with torch.no_grad(), dcgan_step.statistics_kept(G, D):
         fake_after = G(z)
         d_real_after, d_fake_after, d_fake_after_g = _scores(D, x), _scores(D, fake), _scores(D, fake_after)
     return StepAnatomy(to_uint8(x, size), to_uint8(fake, size), to_uint8(fake_after, size),
                        d_real, d_fake, d_real_after, d_fake_after, d_fake_after_g,
-                       d_loss, g_loss, d_x, d_g_z, G.requires_grad_(False), D.requires_grad_(False))
+                       d_loss, g_loss, d_x, d_g_z, G.requires_grad_(False).eval(), D.requires_grad_(False).eval())
 
 
 # ---- where training settles -----------------------------------------------------------------

@@ -43,7 +43,7 @@ def _g_objective(logit_g: torch.Tensor, g_loss: str) -> torch.Tensor:
 
 
 @contextmanager
-def _statistics_kept(*nets: nn.Module):
+def statistics_kept(*nets: nn.Module):
     """Run in training mode (batch statistics) but restore batch norm's running statistics afterwards."""
     saved = [(b, b.clone()) for net in nets for b in net.buffers()]
     try:
@@ -95,7 +95,7 @@ def gan_step(G: nn.Sequential, D: nn.Sequential, opt_g: torch.optim.Optimizer, o
 def d_step(G: nn.Sequential, D: nn.Sequential, opt_d: torch.optim.Optimizer, x: torch.Tensor, z: torch.Tensor,
            leaky_slope: float = 0.2, precision: str = "fp32") -> torch.Tensor:
     """Only D's update. [d_loss, D(x), D(G(z))] before it."""
-    with torch.no_grad(), _statistics_kept(G):
+    with torch.no_grad(), statistics_kept(G):
         fake = G(z)
     return torch.stack(_d_update(D, opt_d, x, fake))
 
@@ -110,7 +110,7 @@ def g_step(G: nn.Sequential, D: nn.Sequential, opt_g: torch.optim.Optimizer, z: 
 def measure_gan(G: nn.Sequential, D: nn.Sequential, x: torch.Tensor, z: torch.Tensor, leaky_slope: float = 0.2,
                 g_loss: str = "book", precision: str = "fp32") -> torch.Tensor:
     """[d_loss, g_loss, D(x), D(G(z))] on (x, z) as the networks stand, with no update and no statistics changed."""
-    with _statistics_kept(G, D):
+    with statistics_kept(G, D):
         fake = G(z)
         real_logit, fake_logit = _logit(D, x), _logit(D, fake)
     return torch.stack((_d_objective(real_logit, fake_logit), _g_objective(fake_logit, g_loss),

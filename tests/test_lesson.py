@@ -19,9 +19,10 @@ from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from explorer.training_form import PRESETS
-from gan_core import (EQUILIBRIUM, GANConfig, Trainer, book_step, build_generator, config_layers, layers,
-                      load_checkpoint, load_fashion_mnist, save_checkpoint, settled, step_anatomy, step_inputs,
-                      to_uint8)
+from gan_core import (EQUILIBRIUM, GANConfig, Trainer, book_step, build_generator, config_layers, dcgan_step,
+                      layer_outputs, layers, load_checkpoint, load_fashion_mnist, save_checkpoint, settled,
+                      step_anatomy, step_inputs, to_uint8)
+from gan_core.model import build_models
 from gan_core.step import make_optimizers
 from helpers import APP, ROOT, array, chart, chromium, open_app, streamlit_server, texts
 
@@ -177,6 +178,46 @@ def test_where_the_shipped_run_settled(book):
 
 # ---- the page ----------------------------------------------------------------------------------
 
+DCGAN_FILE = ROOT / "checkpoints" / "dcgan.pt"
+
+
+def test_layer_outputs_follow_any_network_through_its_maps():
+    G, D = build_models(GANConfig(arch="dcgan"))
+    g, d = layer_outputs(G, 64), layer_outputs(D, 784)
+    assert [r.shape for r in g if r.module.startswith(("Unflatten", "ConvTranspose2d"))] == [(128, 7, 7), (64, 14, 14),
+                                                                                           (1, 28, 28)]
+    assert [r.shape for r in d if r.module.startswith("Conv2d")] == [(64, 14, 14), (128, 7, 7)]
+    assert g[-1].shape == (784,) and d[-1].shape == (1,) and d[-1].module == "Sigmoid()"
+    assert [r.module for r in g[:4]] == ["Linear(64, 6272, bias=False)", "BatchNorm1d(6272)", "ReLU()",
+                                         "Unflatten(1, (128, 7, 7))"]
+    assert sum(r.params for r in g) == sum(p.numel() for p in G.parameters()) == 546_177
+    assert sum(r.params for r in d) == sum(p.numel() for p in D.parameters()) == 138_689
+    # The book's MLP too, and the caller's network is left as it was (training mode, statistics, weights).
+    mlp = build_models(GANConfig())[0]
+    assert [r.shape for r in layer_outputs(mlp, 64)] == [(256,), (256,), (256,), (256,), (784,), (784,)]
+    assert G.training and all(torch.equal(b, torch.zeros_like(b)) for k, b in G.state_dict().items()
+                              if k.endswith("running_mean"))
+
+
+@pytest.mark.skipif(not DCGAN_FILE.exists(), reason="the shipped DCGAN is not in checkpoints/")
+def test_a_dcgans_step_is_its_own_and_its_scores_are_what_the_numbers_average(fashion_train):
+    ck = load_checkpoint(DCGAN_FILE)
+    G, D, cfg = ck.build_generator(), ck.build_discriminator(), ck.config
+    x, z = step_inputs(fashion_train[0], cfg, seed=0)
+    before_g, before_d = state(G), state(D)
+    a = step_anatomy(G, D, x, z, cfg)
+    assert all(torch.equal(v, G.state_dict()[k]) for k, v in before_g.items())   # batch norm statistics too
+    assert all(torch.equal(v, D.state_dict()[k]) for k, v in before_d.items())
+    # The DCGAN's own step (batch statistics, the paper's Adam) on copies: the same numbers and models after it.
+    G2, D2 = (copy.deepcopy(m).requires_grad_(True).train() for m in (G, D))
+    want = dcgan_step.gan_step(G2, D2, *make_optimizers(G2, D2, cfg), x, z).tolist()
+    assert [a.d_loss, a.g_loss, a.d_x, a.d_g_z] == want
+    assert all(torch.equal(v, a.G.state_dict()[k]) for k, v in G2.state_dict().items())
+    # The scores shown are the ones the step's numbers are means of.
+    assert a.d_real.mean() == pytest.approx(a.d_x, abs=1e-6) and a.d_fake.mean() == pytest.approx(a.d_g_z, abs=1e-6)
+    assert -np.log(a.d_real).mean() - np.log(1 - a.d_fake).mean() == pytest.approx(a.d_loss, rel=1e-5)
+
+
 @pytest.fixture
 def clean(clean, monkeypatch, small_data_dir):
     """conftest's clean app state, with a small real data set."""
@@ -261,6 +302,37 @@ def test_any_mlp_the_app_loads_is_drawn_with_its_own_sizes(clean, monkeypatch, c
         assert len(at.get("metric")) == 4 and "random numbers" in texts(at, "markdown")
     else:
         assert not at.get("metric") and "cannot take a step" in texts(at, "info")
+
+
+@pytest.mark.skipif(not DCGAN_FILE.exists(), reason="the shipped DCGAN is not in checkpoints/")
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_a_dcgan_picked_in_the_sidebar_is_shown_as_the_convolutional_pair_it_is(clean, small_data_dir, lang):
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.query_params.update({"model": "checkpoint:dcgan.pt", "lang": lang})
+    at.run()
+    assert not at.exception and not at.error, at.exception
+    assert not at.get("plotly_chart") or "lesson.networks" not in [c.proto.id for c in at.get("plotly_chart")]
+    shown = texts(at, "markdown")
+    assert "128" in shown and "7×7" in shown and ("Both are MLPs" not in shown)
+    g, d = (at.table[i].value for i in (0, 1))
+    assert "ConvTranspose2d(128, 64, 4, stride=2, padding=1, bias=False)" in list(g.iloc[:, 0])
+    assert list(g.iloc[:, 1])[3] == "128 × 7 × 7" and list(d.iloc[:, 1])[-1] == "1"
+    assert "546,177" in texts(at, "caption") and "138,689" in texts(at, "caption")
+    # The step is the DCGAN's own: the page's numbers are the library's for this model.
+    ck = load_checkpoint(DCGAN_FILE)
+    data = load_fashion_mnist(train=True, data_dir=small_data_dir)[0]
+    a = step_anatomy(ck.build_generator(), ck.build_discriminator(), *step_inputs(data, ck.config, 0), ck.config)
+    assert at.code[0].value == a.printout
+    # A fresh Adam's first step on a trained DCGAN often raises a loss; the page says what happened, not a fall.
+    md = texts(at, "markdown")
+    assert f"{a.d_loss:.4f}" in md and f"{a.d_loss_after:.4f}" in md and f"{a.g_loss_after:.4f}" in md
+    if lang == "en":
+        lowered = a.d_loss_after < a.d_loss and a.g_loss_after < a.g_loss
+        assert ("Each update lowered its own loss" in md) == lowered and ("overshoot" in md) == (not lowered)
+    if lang == "ko":
+        from test_i18n import english_left, file_names, shown_text
+        left = {s: w for s in shown_text(at) if (w := english_left(s, file_names()))}
+        assert not left, left
 
 
 def test_a_fresh_install_gets_the_prompt_to_train(clean, monkeypatch):

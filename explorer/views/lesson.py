@@ -12,8 +12,8 @@ import random
 
 import streamlit as st
 
-from gan_core import (EQUILIBRIUM, CheckpointError, config_layers, decode, grid, interpolate, layers, load_checkpoint,
-                      png_bytes, settled, step_anatomy, step_inputs, upscale, z_from_seed)
+from gan_core import (EQUILIBRIUM, CheckpointError, config_layers, decode, grid, interpolate, layer_outputs, layers,
+                      load_checkpoint, png_bytes, settled, step_anatomy, step_inputs, upscale, z_from_seed)
 from explorer import charts, env, evaluations, i18n, model_picker
 from explorer.i18n import t
 from explorer.plain import plain
@@ -48,9 +48,41 @@ def shipped_history(path: str, mtime_ns: int) -> dict[str, list[float]]:
 
 # ---- 1. the networks ---------------------------------------------------------------------------
 
+def convolutional_networks(model) -> None:
+    """A DCGAN picked in the sidebar: its layers as PyTorch prints them, with the shape each one outputs."""
+    cfg = model.config
+    rows = {"G": layer_outputs(model.G, cfg.latent_dim),
+            "D": layer_outputs(model.D, cfg.image_dim) if model.D is not None else None}
+    first_map = next(r.shape for r in rows["G"] if len(r.shape) == 3)   # (channels, side, side)
+    st.markdown(t("The model picked is the DCGAN, the convolutional pair the chapter's last paragraph points to, "
+                  "not the book's MLP (that one is `book.pt`). G turns z, {latent} random numbers, into a "
+                  "{side}×{side} map of {channels} channels, and transposed convolutions double it until it is a "
+                  "{size}×{size} image. D mirrors it with strided convolutions, down to one number: its probability "
+                  "that the image is real. Each row is one layer, written as the call that builds it, with what it "
+                  "outputs for one image.", latent=cfg.latent_dim, side=first_map[1], channels=first_map[0],
+                  size=cfg.image_size))
+    for name, net_rows in rows.items():
+        st.markdown(f"**{name}**")
+        if net_rows is None:
+            st.info(t("This file holds only G (a book-style `G.state_dict()` or a snapshot): D is not in it."),
+                    icon=":material/info:")
+            continue
+        # A static table: every row in sight on a projector, long calls wrapped rather than cut.
+        st.table([{t("Layer"): r.module, t("Output for one image"): " × ".join(map(str, r.shape)),
+                   t("Parameters"): f"{r.params:,}"} for r in net_rows])
+    if rows["D"] is not None:
+        st.caption(t("G has {g:,} parameters and D {d:,}. A convolution slides one small kernel over the whole "
+                     "picture, so it needs few weights for the work it does.",
+                     g=sum(r.params for r in rows["G"]), d=sum(r.params for r in rows["D"])))
+    link("views/architectures.py", t("See it beside the book's MLP on the Architectures page"), ":material/view_column:")
+
+
 def networks(model) -> None:
     st.header(t("1. Two networks"))
     cfg = model.config
+    if cfg.arch == "dcgan":
+        convolutional_networks(model)
+        return
     st.markdown(t("Both are MLPs: stacks of fully connected layers (`nn.Linear`). G takes z, {latent} random "
                   "numbers, and widens them into {pixels} pixels, a {size}×{size} image. D narrows {pixels} pixels "
                   "down to one number: its probability that the image is real. The sizes below are read from the "
@@ -121,11 +153,18 @@ def one_step(model) -> None:
     cols[1].metric(t("g_loss"), f"{a.g_loss:.4f}", help=t("`BCE(D(G(z)), 1)` through the updated D, before G's update"))
     cols[2].metric("D(x)", f"{a.d_x:.2f}", help=t("D's mean score on the real images, before its update"))
     cols[3].metric("D(G(z))", f"{a.d_g_z:.2f}", help=t("D's mean score on G's fakes, before its update"))
-    st.markdown(t("These are the four numbers the book's loop prints at the end of each epoch, for that epoch's last "
-                  "step. Each update lowered its own loss on this batch: D's from {d0:.4f} to {d1:.4f}, then G's "
-                  "from {g0:.4f} to {g1:.4f}. A single score may still move the other way: D's loss has two terms, "
-                  "and one step trades a little of one for more of the other.",
-                  d0=a.d_loss, d1=a.d_loss_after, g0=a.g_loss, g1=a.g_loss_after))
+    losses = {"d0": a.d_loss, "d1": a.d_loss_after, "g0": a.g_loss, "g1": a.g_loss_after}
+    if a.d_loss_after < a.d_loss and a.g_loss_after < a.g_loss:
+        st.markdown(t("These are the four numbers the book's loop prints at the end of each epoch, for that epoch's "
+                      "last step. Each update lowered its own loss on this batch: D's from {d0:.4f} to {d1:.4f}, then "
+                      "G's from {g0:.4f} to {g1:.4f}. A single score may still move the other way: D's loss has two "
+                      "terms, and one step trades a little of one for more of the other.", **losses))
+    else:   # said as it is: a fresh Adam's first step can overshoot on a trained model (the DCGAN's often does)
+        st.markdown(t("These are the four numbers the book's loop prints at the end of each epoch, for that epoch's "
+                      "last step. On this batch D's loss went from {d0:.4f} to {d1:.4f} with its update, and G's from "
+                      "{g0:.4f} to {g1:.4f} with its own. One step does not always lower its loss: the first step of "
+                      "a fresh Adam moves every weight by about the learning rate, however small its gradient, and "
+                      "on a trained model that can overshoot.", **losses))
     st.code(a.printout, language=None)
     st.caption(t("The step runs on copies: the model itself does not change. It starts from a fresh Adam, as the "
                  "book's first step does (a run in progress also carries Adam's running averages). On a first step "
