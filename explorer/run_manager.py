@@ -55,7 +55,6 @@ RESUMABLE_STATES = ("stopped", "failed")   # diverged runs would diverge again; 
 LOG_FILE = "train.log"     # the child's stdout and stderr: the book's printout, or why it failed
 INTERACTION_FILE = ".interaction"   # in the runs folder; see note_interaction
 OWNER_FILE = "owner.pid"   # pid of the child training this folder, for people; the lock below says who owns it
-TRAIN_LOCK = ".train.lock" # gan_core.train holds it (flock) for its whole life; the kernel drops it with the trainer
 CONTROLLER_FILE = "controller.json" # the hash of the owner key of the browser that started the run (see owner_hash)
 DELETED_FILE = ".deleted"  # in the runs folder: ids of deleted runs, one a line, so a link to one can say so
 WATCH_SECONDS = 0.3        # how often finished children are reaped and queued runs started
@@ -139,12 +138,12 @@ def low_priority_prefix() -> list[str]:
 
 
 def trainer_holds(run: RunFolder) -> bool:
-    """Whether a live trainer holds the run's folder (gan_core.train flocks TRAIN_LOCK for its whole life).
+    """Whether a live trainer holds the run's folder (gan_core.train flocks RunFolder.train_lock for its whole life).
 
     A recorded pid cannot say so: once its trainer is gone, the number may name any process.
     """
     try:
-        fd = os.open(run.path / TRAIN_LOCK, os.O_RDONLY)
+        fd = os.open(run.train_lock, os.O_RDONLY)
     except OSError:
         return False   # no lock file: no trainer ever ran here
     try:

@@ -91,6 +91,9 @@ class RunFolder:
     events_file = property(lambda self: self.path / "events.jsonl")
     samples_dir = property(lambda self: self.path / "samples")
     snapshots_dir = property(lambda self: self.path / "snapshots")
+    # gan_core.train holds an flock on it for its whole life, and the kernel drops it with the trainer: so
+    # whether a trainer is alive here is asked of the lock, never of a pid that may since name another process.
+    train_lock = property(lambda self: self.path / ".train.lock")
 
     def recover(self) -> None:
         """Tidy what a killed writer left: temporary files, and an unfinished last line of events."""

@@ -169,12 +169,14 @@ def test_evaluate_cli_end_to_end(tmp_path, capsys, fashion_train):
     for words in ("Frechet distance", "classes present", "classifier score", "nearest train L2", "real floor",
                   "Ankle boot", "epoch 0"):
         assert words in out
+    # An untrained G misses classes, yet it is not called collapsed: the verdict names it for what it is.
+    assert "verdict: unformed" in out and "mode collapse" not in out
 
     book = tmp_path / "book-g.pt"
     torch.save(trainer.G.state_dict(), book)
     code, out, err = run_cli(["--checkpoint", str(book), "--n", "300", "--no-floor"], capsys)
     assert code == 0, err
-    assert "book-style state_dict" in out and "not computed" in out
+    assert "book-style state_dict" in out and "not computed" in out and "verdict:" not in out   # it needs the floor
 
     code, out, err = run_cli(["--checkpoint", str(tmp_path / "missing.pt")], capsys)
     assert code == 2 and "no such file" in err and len(err.strip().splitlines()) == 1

@@ -19,7 +19,7 @@ from ..fashion_classifier import DEFAULT_CLASSIFIER_PATH, load_classifier
 from ..config import ConfigError
 from ..data import CLASS_NAMES, load_fashion_mnist
 from ..device import resolve_device
-from ..quality import Evaluation, evaluate_generator, evaluate_real_floor, real_reference
+from ..quality import Evaluation, Verdict, evaluate_generator, evaluate_real_floor, real_reference, verdict
 from .common import Parser, add_checkpoint_arg
 
 MEANING_WIDTH = 58
@@ -39,7 +39,8 @@ def _rows(gen: Evaluation, floor: Evaluation | None) -> list[tuple[str, str, str
          "distance between the classifier's features of the images and of the real test set "
          "(means and covariances); lower is better, 0 is the same distribution"),
         (f"classes present (>= {pct})", *both(lambda e: f"{e.classes_present}/{C}"),
-         f"classes that at least {pct} of the images are predicted as; missing classes mean mode collapse"),
+         f"classes that at least {pct} of the images are predicted as; an untrained G misses classes as a "
+         "collapsed one does (the verdict below tells them apart)"),
         ("class-mix KL (nats)", *both(lambda e: f"{e.class_kl:.4f}"),
          "KL(predicted class mix || real mix); 0 when each class has its real share"),
         ("classifier score", *both(lambda e: f"{e.classifier_score:.2f}"),
@@ -74,8 +75,20 @@ def format_report(gen: Evaluation, floor: Evaluation | None) -> str:
     if floor is None:
         lines += ["", "real floor not computed (--no-floor); the memorisation floor is always shown"]
     else:
-        lines += ["", f"real floor: {floor.n} real train images (seeded subset) scored the same way as the samples"]
+        lines += ["", f"real floor: {floor.n} real train images (seeded subset) scored the same way as the samples",
+                  "", *textwrap.wrap("verdict: " + verdict_line(verdict(gen, floor)), len(lines[1]))]
     return "\n".join(lines)
+
+
+def verdict_line(v: Verdict) -> str:
+    """gan_core.verdict in one sentence, with the two ratios it rests on."""
+    ratios = (f"(confidence {v.confidence_ratio:.2f} and pixel spread {v.spread_ratio:.2f} of the real data's)")
+    return {"unformed": f"unformed: the classifier is unsure of each image {ratios}, so G is untrained, early or "
+                        "diverged, not collapsed",
+            "collapsed": f"collapsed: confident images that are nearly all alike {ratios}: mode collapse",
+            "missing classes": f"some classes missing, but the images are varied {ratios}: G has dropped those "
+                               "classes",
+            "varied": f"varied: every class present {ratios}"}[v.kind]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,7 +36,6 @@ from ..trainer import HALVES, TrainControl, Trainer, TrainingDiverged
 from .common import Parser
 from .recorder import Recorder
 
-LOCK_FILE = ".train.lock"
 RECIPE_FLAGS = ("epochs", "batch_size", "lr_g", "lr_d", "seed", "d_steps", "g_loss", "arch")
 
 
@@ -143,7 +142,7 @@ def listen(control: TrainControl, on_change, on_threads=None) -> None:
 
 def lock_run_folder(run: RunFolder) -> int:
     """Lock the run folder until the returned descriptor is closed; the kernel drops the lock if we die."""
-    fd = os.open(run.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(run.train_lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
