@@ -83,6 +83,7 @@ class RunSettings:
     d_steps: int = 1          # D updates for each G update (the GAN paper's k); the book's is 1
     g_loss: str = "book"      # what G minimises: "book" BCE(D(G(z)), 1), or "minimax" log(1 - D(G(z)))
     arch: str = "mlp"         # the book's MLP, or "dcgan" (gan_core/dcgan.py), which brings its own Adam beta1
+    precision: str = "fp32"   # or "bf16": the MLP's matrix products in bfloat16 (gan_core.precision)
 
     def config(self) -> GANConfig:
         """The GANConfig these settings make, validated (raises ConfigError). A learning rate of 0 freezes that
@@ -95,7 +96,7 @@ class RunSettings:
         """Samples as asked; G snapshots at log-spaced epochs, so the Timeline page can show the run."""
         if self.sample_every < 0:
             raise ConfigError(f"sample every must be 0 or more steps, got {self.sample_every}")
-        return Recording(self.sample_every, snapshot_log=True).validate()
+        return Recording(self.sample_every, snapshot_log=True, precision=self.precision).validate()
 
 
 def new_run_id() -> str:

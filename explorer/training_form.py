@@ -10,13 +10,15 @@ which freezes that network on purpose (the form says so).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import NamedTuple
 
 import streamlit as st
 
-from gan_core import G_LOSSES
+from gan_core import G_LOSSES, ConfigError, bf16_available, resolve_device
 from gan_core.config import ARCHS
 
+from . import env
 from .i18n import N_, t
 from .plain import plain
 from .run_manager import RunSettings
@@ -63,6 +65,7 @@ G_LOSS_FORMULAS = {"book": N_("`BCE(D(G(z)), 1)`: steep while D rejects G's imag
                    "minimax": N_("`log(1 - D(G(z)))`: flat while D rejects G's images")}
 # The architecture, kept in the URL the same way (?arch=dcgan; the book's MLP is the default and not said).
 ARCH_PARAM, ARCH_KEY = "arch", "train.arch"
+PRECISION_KEY = "train.bf16"
 ARCH_NAMES = {"mlp": N_("The book's MLP"), "dcgan": N_("DCGAN (convolutional)")}
 # The choices a link may name: URL key -> what it may be.
 CHOICES = {G_LOSS_PARAM: G_LOSSES, ARCH_PARAM: ARCHS}
@@ -108,8 +111,10 @@ def link_problem(key: str, raw: str, lo: float, hi: float, kind: type) -> str:
 
 
 def matching_preset(settings: RunSettings) -> str:
-    """The key of the preset with exactly these settings, or CUSTOM."""
-    return next((k for k, p in PRESETS.items() if p.settings == settings), CUSTOM)
+    """The key of the preset with exactly these settings, or CUSTOM. Precision is how a run computes, not its
+    recipe: a preset in bfloat16 is still that preset."""
+    return next((k for k, p in PRESETS.items() if p.settings == replace(settings, precision=p.settings.precision)),
+                CUSTOM)
 
 
 def _show_in_url(settings: RunSettings) -> None:
@@ -270,6 +275,7 @@ def training_settings() -> RunSettings | None:
                         help=t("The book's MLP, or the convolutional DCGAN the chapter's last remark points to "
                                "(Adam's `beta1` 0.5, as in the DCGAN paper). On a CPU a DCGAN trains a few hundred "
                                "images a second, far slower than the MLP."))
+        bf16 = bf16_toggle(arch)
         seed = _number(t("Seed"), "seed", st, d.seed, wrong, step=1,
                        help=t("Same seed, same settings: the same run, step for step."))
         every = _number(t("Refresh samples every N steps"), "sample_every", st, d.sample_every, wrong, step=1,
@@ -279,4 +285,28 @@ def training_settings() -> RunSettings | None:
     if wrong:
         return None
     return RunSettings(epochs=int(epochs), batch_size=int(batch), lr_g=float(lr_g), lr_d=float(lr_d), seed=int(seed),
-                       sample_every=int(every), d_steps=int(d_steps), g_loss=g_loss, arch=arch)
+                       sample_every=int(every), d_steps=int(d_steps), g_loss=g_loss, arch=arch,
+                       precision="bf16" if bf16 else "fp32")
+
+
+def bf16_toggle(arch: str) -> bool:
+    """bfloat16 matrix products, offered where they pay: the MLP, on hardware that computes in bfloat16."""
+    try:
+        offered = bf16_available(resolve_device(env.training_device()))[0]
+    except ConfigError:   # GAN_EXPLORER_DEVICE=cuda on a machine without one: the Start says so
+        offered = False
+    if arch == "dcgan":
+        why = t("The DCGAN trains in fp32 only.")
+    elif not offered:
+        why = t("Not on this machine: bfloat16 pays only where the hardware computes in it (a CPU with AVX512-BF16 "
+                "or AMX, or a GPU that supports it); elsewhere it is emulated, slower than fp32.")
+    else:
+        why = None
+    if why:
+        st.session_state[PRECISION_KEY] = False
+    on = st.toggle(t("Matrix products in bfloat16"), key=PRECISION_KEY, disabled=why is not None,
+                   help=t("As `--precision bf16`: the matrix products in bfloat16, with the weights and Adam's "
+                          "state kept in float32. The numbers differ from fp32's by bfloat16's rounding."))
+    if why:
+        st.caption(why)
+    return on

@@ -29,6 +29,7 @@ import numpy as np
 from . import step_log
 from .config import ConfigError, GANConfig, quoted
 from .files import atomic_write, atomic_write_text
+from .precision import PRECISIONS
 
 STATES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
 ACTIVE_STATES = ("queued", "running", "paused")
@@ -47,6 +48,9 @@ class Recording:
     snapshot_epochs: tuple[int, ...] = () # epochs (1-based) after which to keep a float16 G snapshot
     snapshot_log: bool = False            # and at log-spaced epochs of however long the run becomes
     disk_budget_mb: int = DISK_BUDGET_MB  # the run stops when its folder holds more (0: no limit)
+    # How the step computes, "fp32" or "bf16" (gan_core.precision): not part of the recipe, yet kept with the
+    # run, so that a Continue goes on as it started.
+    precision: str = "fp32"
 
     def snapshot_after(self, epoch: int, epochs: int) -> bool:
         """Whether to keep G after `epoch` (1-based) of a run of `epochs`."""
@@ -61,6 +65,8 @@ class Recording:
         budget = self.disk_budget_mb
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
             raise ConfigError(f"the disk budget must be a whole number of MB, 0 (no limit) or more, got {budget!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {quoted(self.precision)}")
         return self
 
 
@@ -117,7 +123,8 @@ class RunFolder:
         """The run's recipe and recording, for the trainer to read (and a Continue to keep)."""
         atomic_write_text(self.settings_file, json.dumps({"config": config.to_dict(), "recording": {
             "sample_every": recording.sample_every, "snapshot_epochs": list(recording.snapshot_epochs),
-            "snapshot_log": recording.snapshot_log, "disk_budget_mb": recording.disk_budget_mb}}))
+            "snapshot_log": recording.snapshot_log, "disk_budget_mb": recording.disk_budget_mb,
+            "precision": recording.precision}}))
 
     def read_settings(self) -> tuple[GANConfig, Recording] | None:
         """The settings written for this run, validated; None if there are none. Raises ConfigError if unusable."""
@@ -132,7 +139,8 @@ class RunFolder:
         rec = data["recording"]
         try:
             recording = Recording(rec.get("sample_every", 0), tuple(rec.get("snapshot_epochs", ())),
-                                  rec.get("snapshot_log", False) is True, rec.get("disk_budget_mb", DISK_BUDGET_MB))
+                                  rec.get("snapshot_log", False) is True, rec.get("disk_budget_mb", DISK_BUDGET_MB),
+                                  rec.get("precision", "fp32"))
         except TypeError:
             raise ConfigError(f"{self.settings_file}: snapshot_epochs is not a list") from None
         return GANConfig.from_dict(data.get("config")), recording.validate()

@@ -83,3 +83,70 @@ def test_bf16_training_runs_close_to_fp32(fashion_train):
     # Means over the last 10 steps: single steps of a GAN are noisy, the trend is what must agree.
     assert torch.allclose(rows["bf16"][-10:].mean(0), rows["fp32"][-10:].mean(0), rtol=0.1, atol=0.05)
 
+
+
+def test_a_runs_precision_is_kept_in_its_folder_and_a_continue_keeps_it(tmp_path):
+    """The app starts a run by writing its settings, and Continue passes only --resume: the folder says bf16."""
+    from gan_core import RunFolder
+    from gan_core.run_folder import Recording
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir()
+    run.write_settings(GANConfig(epochs=2), Recording(precision="bf16"))
+    assert run.read_settings()[1].precision == "bf16"
+    args = train_cli.parse_args(["--out", str(run.path), "--resume"])
+    assert train_cli.settings(args, run, None)[1].precision == "bf16"
+    args = train_cli.parse_args(["--out", str(run.path), "--precision", "fp32"])   # a flag says otherwise
+    assert train_cli.settings(args, run, None)[1].precision == "fp32"
+    # Older folders, written before precision was kept, train in fp32; a value from nowhere is refused.
+    run.settings_file.write_text(run.settings_file.read_text().replace(', "precision": "bf16"', ""))
+    assert run.read_settings()[1].precision == "fp32"
+    run.settings_file.write_text(run.settings_file.read_text().replace('"disk_budget_mb"', '"precision": "fp8", '
+                                                                        '"disk_budget_mb"'))
+    with pytest.raises(ConfigError, match="precision must be one of fp32, bf16, got 'fp8'"):
+        run.read_settings()
+    # The DCGAN trains in fp32 only: said before anything is written.
+    out = tmp_path / "dc"
+    with pytest.raises(ConfigError, match="the DCGAN trains in fp32"):
+        train_cli.main(["--out", str(out), "--arch", "dcgan", "--precision", "bf16", "--device", "cpu", "--quiet"])
+    assert not out.exists()
+
+
+@pytest.mark.slow   # Start launches a trainer
+def test_the_train_page_offers_bf16_only_where_it_pays_and_a_run_keeps_it(tmp_path, monkeypatch, clean):
+    import json
+    from streamlit.testing.v1 import AppTest
+    from helpers import APP, texts
+    runs = clean / "runs"
+    runs.mkdir(exist_ok=True)
+    monkeypatch.setenv("GAN_EXPLORER_DEVICE", "cpu")
+
+    def page():
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.query_params["epochs"] = "1"
+        at.switch_page("views/train.py").run()
+        assert not at.exception, at.exception
+        return at
+
+    cpuinfo(tmp_path, monkeypatch, "fpu sse2 avx2 fma")          # this project's CPUs: no native bfloat16
+    at = page()
+    assert at.toggle(key="train.bf16").disabled and at.toggle(key="train.bf16").value is False
+    assert "AVX512-BF16 or AMX" in texts(at, "caption")
+    cpuinfo(tmp_path, monkeypatch, "fpu avx2 avx512f avx512_bf16")   # the issue's EPYC
+    at = page()
+    assert not at.toggle(key="train.bf16").disabled
+    at.radio(key="train.arch").set_value("dcgan").run()
+    assert at.toggle(key="train.bf16").disabled and "The DCGAN trains in fp32 only." in texts(at, "caption")
+    at.radio(key="train.arch").set_value("mlp").run()
+    at.toggle(key="train.bf16").set_value(True).run()
+    at.button(key="train.start").click().run()
+    # The run's folder says bf16, so its trainer (and a Continue, which passes only --resume) computes so. On a
+    # CPU without native bfloat16 that trainer then refuses, in one line, as the CLI does.
+    settings = json.loads((runs / at.session_state["train.run"] / "settings.json").read_text())
+    assert settings["recording"]["precision"] == "bf16" and settings["config"]["epochs"] == 1
+
+
+def test_a_preset_in_bfloat16_is_still_that_preset():
+    from dataclasses import replace
+    from explorer.training_form import CUSTOM, PRESETS, matching_preset
+    assert matching_preset(replace(PRESETS["book"].settings, precision="bf16")) == "book"
+    assert matching_preset(replace(PRESETS["book"].settings, precision="bf16", seed=3)) == CUSTOM

@@ -62,9 +62,9 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: cuda if available)")
     p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="fp32 (the book's) or bf16: the matrix products in bfloat16, weights and Adam in float32; "
-                        "only on CPUs with AVX512-BF16 or AMX and on CUDA (default fp32)")
+                        "only on CPUs with AVX512-BF16 or AMX and on CUDA (default: the run folder's, else fp32)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     p.add_argument("--snapshot-epochs", default=None,
                    help="comma-separated epochs (1-based) at which to keep a float16 G snapshot, or 'log' "
@@ -118,6 +118,10 @@ def settings(args, run: RunFolder, ck: Checkpoint | None) -> tuple[GANConfig, Re
         recording = snapshot_recording(args.snapshot_epochs, recording)
     if args.disk_budget_mb is not None:
         recording = dataclasses.replace(recording, disk_budget_mb=args.disk_budget_mb)
+    if args.precision is not None:
+        recording = dataclasses.replace(recording, precision=args.precision)
+    if cfg.arch == "dcgan" and recording.precision != "fp32":
+        raise ConfigError("bf16 is for the book's MLP only; the DCGAN trains in fp32")
     return cfg, recording.validate()
 
 
@@ -171,9 +175,9 @@ def prepare(args, lock: list[int]) -> tuple[RunFolder, Trainer, Recording]:
     torch.set_flush_denormal(True)
     run = RunFolder(args.out)
     device = resolve_device(args.device)
-    check_precision(args.precision, device)   # refused before anything is written
     ck = checkpoint_to_resume(run) if args.resume else None
     cfg, recording = settings(args, run, ck)
+    check_precision(recording.precision, device)   # refused before anything is written
     run.path.mkdir(parents=True, exist_ok=True)
     lock.append(lock_run_folder(run))
     if args.resume:
@@ -182,7 +186,7 @@ def prepare(args, lock: list[int]) -> tuple[RunFolder, Trainer, Recording]:
         raise ConfigError(f"{run.path} already holds a run (checkpoint.pt); continue it with --resume or choose another --out")
     run.write_settings(cfg, recording)
     images, _ = load_fashion_mnist(True, args.data_dir, device)
-    trainer = Trainer(cfg, images, device, args.precision)
+    trainer = Trainer(cfg, images, device, recording.precision)
     if ck is not None:
         try:
             trainer.load_state_dict(ck.state)
