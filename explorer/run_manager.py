@@ -218,6 +218,11 @@ class RunManager:
             # Handed to a backend that queues runs itself (Ray) and not placed yet: its place there.
             return self._procs[run_id].queue_position() if run_id in self._procs else None
 
+    @property
+    def cluster(self) -> str | None:
+        """The Ray cluster's address where runs train there (GAN_EXPLORER_RAY_ADDRESS); None: on this server."""
+        return getattr(self._backend, "address", None) if self._backend.schedules else None
+
     def training_count(self) -> int:
         """Slots in use: runs training, or paused for less than paused_slot_s. A trainer that has written its
         final state counts no more, though its process may take a moment to exit and be reaped."""

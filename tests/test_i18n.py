@@ -189,7 +189,7 @@ def shown_text(at: AppTest) -> list[str]:
 
 # Kept as they are in Korean (the brief's list): symbols of the maths, file formats, names of things.
 ALLOWED = ["D(G(z))", "D(x)", "G(z)", "Fashion-MNIST", "GAN Explorer", "GAN", "PNG", "GIF", "CSV", "MLP", "BCE",
-           "Adam", "CPU", "GPU", "KL", "L2", "lr", "state_dict", "lerp", "slerp", "nat", "SeFa", "JPEG", "DCGAN"]
+           "Adam", "CPU", "GPU", "Ray", "KL", "L2", "lr", "state_dict", "lerp", "slerp", "nat", "SeFa", "JPEG", "DCGAN"]
 CODE = re.compile(r"`[^`]*`")                 # Markdown code: commands, paths, settings
 ENGLISH = re.compile(r"[A-Za-z]{3,}")
 

@@ -223,8 +223,25 @@ def test_an_unreachable_cluster_is_one_line_and_nothing_trains(tmp_path, monkeyp
             assert "\n" not in said and f"cannot reach the Ray cluster at {dead}" in said, said
         assert list((tmp_path / "runs").iterdir()) == [], "a run folder was made"
         assert manager.training_count() == manager.waiting_count() == 0
+        assert manager.cluster == dead   # where the Train page says runs go
     finally:
         manager.shutdown()
+
+
+@pytest.mark.client
+def test_the_train_page_says_runs_train_on_the_cluster_not_this_server(clean, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    from helpers import APP, texts
+    address = f"127.0.0.1:{free_port()}"
+    monkeypatch.setenv("GAN_EXPLORER_RAY_ADDRESS", address)
+    at = AppTest.from_file(str(APP), default_timeout=60).switch_page("views/train.py").run()
+    assert not at.exception, at.exception
+    said = texts(at, "caption")
+    assert f"Runs train on the Ray cluster at {address}" in said and "This server trains" not in said
+    monkeypatch.delenv("GAN_EXPLORER_RAY_ADDRESS")
+    local = RunManager(clean / "other")
+    assert local.cluster is None   # the default: children of this server
+    local.shutdown()
 
 
 def test_the_default_backend_never_imports_ray_and_a_bad_address_is_refused(tmp_path, monkeypatch):

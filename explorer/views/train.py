@@ -103,6 +103,11 @@ def start_button(settings) -> None:
 def server_load() -> None:
     """How busy the server is; polled while anything trains or waits, so it drops when a run ends."""
     lone = mgr.lone_threads or mgr.threads
+    if mgr.cluster:   # Ray queues and places the runs, not this server
+        st.caption(t("Runs train on the Ray cluster at {address}, which starts each one ({threads}) where it has "
+                     "room; now training {training}, waiting {waiting}.", address=plain(mgr.cluster),
+                     threads=threads(mgr.threads), training=mgr.training_count(), waiting=mgr.waiting_count()))
+        return
     if mgr.max_active > 1 and lone != mgr.threads:
         st.caption(t("This server trains up to {runs} at once: a run alone on {lone}, several on {each} each. Now "
                      "training {training}, waiting {waiting}.", runs=runs_count(mgr.max_active), lone=threads(lone),
