@@ -106,8 +106,8 @@ def test_on_the_cpu_the_convolutions_run_channels_last_and_take_the_same_steps()
     first = [copy.deepcopy(m).to(memory_format=torch.contiguous_format).double() for m in (tr.G, tr.D)]
     assert last[1][1].weight.is_contiguous(memory_format=torch.channels_last) and first[1][1].weight.is_contiguous()
     runs = [(*nets, *step.make_optimizers(*nets, DCGAN)) for nets in (last, first)]
-    for i in range(3):   # three steps, so that Adam's state is in play
-        x, z = _x(100, i).double(), torch.randn(100, 64, generator=torch.Generator().manual_seed(i), dtype=torch.float64)
+    for i in range(3):   # three steps, so that Adam's state is in play; a batch of 10 (float64 convolutions are slow)
+        x, z = _x(10, i).double(), torch.randn(10, 64, generator=torch.Generator().manual_seed(i), dtype=torch.float64)
         a, b = (dcgan_step.gan_step(*run, x, z) for run in runs)
         assert torch.allclose(a, b, rtol=1e-12, atol=0)
     for net_a, net_b in zip(last, first):
