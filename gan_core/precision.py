@@ -52,10 +52,12 @@ def bf16_available(device: str | torch.device = "cpu") -> tuple[bool, str]:
     return True, ""
 
 
-def check_precision(precision: str, device: str | torch.device) -> str:
-    """The precision if this device can train with it; else a ConfigError with the one-line reason."""
+def check_precision(precision: str, device: str | torch.device, arch: str = "mlp") -> str:
+    """The precision if this device can train `arch` with it; else a ConfigError with the one-line reason."""
     if precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "bf16" and arch != "mlp":   # the bfloat16 GEMMs are the MLP's hand-written step's
+        raise ConfigError("bf16 is for the book's MLP only; the DCGAN trains in fp32")
     if precision == "bf16":
         ok, why = bf16_available(device)
         if not ok:

@@ -203,9 +203,7 @@ class Trainer:
             raise ConfigError(f"images must be (N, {cfg.image_dim}), got {tuple(images.shape)}")
         self.cfg = cfg.validate(train_size=len(images))
         self.device = resolve_device(device)
-        self.precision = check_precision(precision, self.device)   # how to run, not part of the recipe
-        if cfg.arch == "dcgan" and self.precision != "fp32":
-            raise ConfigError("bf16 is for the book's MLP only; the DCGAN trains in fp32")
+        self.precision = check_precision(precision, self.device, cfg.arch)   # how to run, not part of the recipe
         self.x = images.to(self.device, torch.float32)
         self.G, self.D = build_models(cfg, self.device)
         if cfg.arch == "dcgan" and self.device.type == "cpu":

@@ -120,8 +120,6 @@ def settings(args, run: RunFolder, ck: Checkpoint | None) -> tuple[GANConfig, Re
         recording = dataclasses.replace(recording, disk_budget_mb=args.disk_budget_mb)
     if args.precision is not None:
         recording = dataclasses.replace(recording, precision=args.precision)
-    if cfg.arch == "dcgan" and recording.precision != "fp32":
-        raise ConfigError("bf16 is for the book's MLP only; the DCGAN trains in fp32")
     return cfg, recording.validate()
 
 
@@ -177,7 +175,7 @@ def prepare(args, lock: list[int]) -> tuple[RunFolder, Trainer, Recording]:
     device = resolve_device(args.device)
     ck = checkpoint_to_resume(run) if args.resume else None
     cfg, recording = settings(args, run, ck)
-    check_precision(recording.precision, device)   # refused before anything is written
+    check_precision(recording.precision, device, cfg.arch)   # refused before anything is written
     run.path.mkdir(parents=True, exist_ok=True)
     lock.append(lock_run_folder(run))
     if args.resume:
