@@ -233,6 +233,13 @@ def browser_page():
         yield p
 
 
+def received_frame_sizes(page) -> list[int]:
+    """The sizes of the websocket frames the page receives from now on, appended as they arrive."""
+    sizes: list[int] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: sizes.append(len(f))))
+    return sizes
+
+
 def _ready(page, url: str) -> str:
     open_app(page, url)
     page.wait_for_selector(CANVAS, timeout=60_000)
@@ -309,8 +316,7 @@ def test_one_drag_shows_many_pictures_before_python_hears_of_it(server, browser_
 @pytest.mark.slow
 def test_a_rerun_does_not_resend_the_weights(server, browser_page):
     page = browser_page
-    frames = []
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(len(f))))
+    frames = received_frame_sizes(page)
     _ready(page, server)
     assert max(frames) > 1_500_000                       # the first drawing carried the weights
     frames.clear()
@@ -408,8 +414,7 @@ def test_hovering_the_map_shows_each_point_of_the_plane(server, browser_page, bo
 @pytest.mark.slow
 def test_two_components_on_one_page_share_one_copy_of_the_weights(server, browser_page):
     page = browser_page
-    frames = []
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(len(f))))
+    frames = received_frame_sizes(page)
     open_app(page, server + "/?mode=both")
     page.wait_for_function("() => window.ganLive && ganLive.models.size === 1", timeout=60_000)
     canvases = page.locator(CANVAS)
