@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 import streamlit as st
 import torch
 from streamlit.proto.WidgetStates_pb2 import WidgetStates
@@ -370,9 +371,10 @@ def test_an_unsupported_architecture_draws_on_the_server_in_the_browser(server, 
     page = browser_page
     open_app(page, server + "/?mode=server")
     page.get_by_text("server picture").wait_for(timeout=60_000)   # the last element the page draws
+    # the browser mounts sliders lazily: one can still be a placeholder when the picture below it shows
+    expect(page.locator("[data-testid=stSlider]")).to_have_count(8, timeout=30_000)
     assert page.locator(CANVAS).count() == 0
     assert page.get_by_text("is drawn on the server").is_visible()
-    assert page.locator("[data-testid=stSlider]").count() == 8
     assert page.locator("[data-testid=stImage] img").count() == 1
 
 
