@@ -448,7 +448,7 @@ def test_the_korean_lesson_in_a_real_browser(tmp_path, small_data_dir):
         assert page.get_by_text("Lesson", exact=True).count() == 0
         page.get_by_text("D 손실", exact=True).wait_for(timeout=60_000)
         page.get_by_text("생성자 G: 파라미터 283,920개").wait_for(timeout=60_000)   # inside the Plotly diagram
-        assert page.locator("[data-testid=stMain] [data-testid=stImage] img").count() >= 19   # 3 rows of 6, the walk
+        page.locator("[data-testid=stMain] [data-testid=stImage] img").nth(18).wait_for(timeout=60_000)   # 3 rows of 6, the walk
         # No horizontal scrolling at 1024 px.
         assert page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollWidth") <= 1024
         page.screenshot(path=str(tmp_path / "lesson-ko.png"))

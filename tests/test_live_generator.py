@@ -342,7 +342,7 @@ def test_the_walk_is_drawn_in_the_page_and_plays(server, browser_page):
     open_app(page, server + "/?mode=walk")
     page.wait_for_selector(CANVAS, timeout=60_000)
     canvases = page.locator(CANVAS)
-    assert canvases.count() == 2
+    expect(canvases).to_have_count(2, timeout=30_000)
     before = canvases.nth(1).evaluate(DIGEST)
     page.get_by_role("button", name="Play").click()
     seen = set()
