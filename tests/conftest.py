@@ -6,19 +6,11 @@ import os
 import subprocess
 
 import pytest
-import torch
-
-from gan_core import load_fashion_mnist
 
 # The suite tests the pages' server path, the reference: G drawn in the browser (explorer/live_generator.py) is
 # tested where it is asked for (tests/test_live_generator.py sets GAN_EXPLORER_LIVE=1). Set here, before any
 # fixture starts a server, so that servers inherit it too.
 os.environ.setdefault("GAN_EXPLORER_LIVE", "0")
-
-# One thread: tests share the cores with app servers, browsers and each other, and a second OpenMP
-# thread that has to wait for a busy core spins; under load it quadrupled the CPU time of the training tests.
-torch.set_num_threads(1)
-
 
 def _scan_installed_components_once() -> None:
     """Every new AppTest scans all installed packages for Streamlit component manifests, about 0.2 s with this
@@ -37,17 +29,27 @@ def _scan_installed_components_once() -> None:
     manifest_scanner.scan_component_manifests = scan_once
 
 
-_scan_installed_components_once()
+def pytest_configure(config) -> None:
+    # pytest-xdist's controller only hands tests to its workers: torch and Streamlit (2 s to import) are theirs
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return
+    import torch
+    # One thread: tests share the cores with app servers, browsers and each other, and a second OpenMP
+    # thread that has to wait for a busy core spins; under load it quadrupled the CPU time of the training tests.
+    torch.set_num_threads(1)
+    _scan_installed_components_once()
 
 
 @pytest.fixture(scope="session")
 def fashion_train() -> tuple[torch.Tensor, torch.Tensor]:
     """The real train set, (60000, 784) in [-1, 1], and its labels."""
+    from gan_core import load_fashion_mnist
     return load_fashion_mnist(train=True)
 
 
 @pytest.fixture(scope="session")
 def fashion_test() -> tuple[torch.Tensor, torch.Tensor]:
+    from gan_core import load_fashion_mnist
     return load_fashion_mnist(train=False)
 
 
