@@ -49,11 +49,12 @@ class Model:
     epoch: int
     book_state_dict: bool    # a bare G.state_dict() saved by the book's code: no epoch count
     source: str = ""         # where it came from, in words of the page's language (see described)
+    adam: tuple[dict, dict] | None = None   # G's and D's Adam states from training, when the file keeps them
 
     @classmethod
     def from_checkpoint(cls, ck: Checkpoint) -> "Model":
         return cls(ck.build_generator("cpu"), ck.build_discriminator("cpu"), ck.config, ck.epoch,
-                   ck.source == "book state_dict")
+                   ck.source == "book state_dict", adam=ck.adam)
 
     def described(self, where: str) -> "Model":
         """This model (the same G and D) with `source` saying where it came from and how long it trained.

@@ -7,10 +7,11 @@
     a = step_anatomy(G, D, x, z, cfg)                                  # the book's step, on copies
     a.d_real, a.d_real_after                                           # D(x) per image, before and after D's update
 
-`step_anatomy` runs gan_core.book_step itself, on copies of G and D with a fresh
-Adam (as at the book's first step), and looks at the images and D's scores
-around it: before the step, between D's update and G's, and after G's. The
-caller's models are never touched.
+`step_anatomy` runs gan_core.book_step itself, on copies of G and D, and looks
+at the images and D's scores around it: before the step, between D's update and
+G's, and after G's. Given the Adam states a checkpoint saved (Checkpoint.adam),
+it takes the step the run would take next; without them it starts a fresh Adam,
+as the book's first step does. The caller's models and states are never touched.
 """
 from __future__ import annotations
 
@@ -134,6 +135,7 @@ class StepAnatomy:
     g_loss: float                # BCE(D'(G(z)), 1)
     d_x: float                   # mean of d_real
     d_g_z: float                 # mean of d_fake
+    adam_steps: int              # steps in the Adam state the step continued; 0: a fresh Adam
     G: nn.Module                 # the copy of G after the step
     D: nn.Module                 # the copy of D after the step
 
@@ -168,12 +170,22 @@ def step_inputs(images: torch.Tensor, cfg: GANConfig, seed: int) -> tuple[torch.
     return images[idx.to(images.device)], z_from_seed(seed, n, cfg.latent_dim).to(images.device)
 
 
+def _adam_steps(opt: torch.optim.Optimizer) -> int:
+    """How many steps an Adam has taken (0 before its first)."""
+    return max((int(s["step"]) for s in opt.state.values() if "step" in s), default=0)
+
+
 def _scores(D: nn.Module, x: torch.Tensor) -> np.ndarray:
     return D(x).reshape(-1).cpu().numpy()
 
 
-def step_anatomy(G: nn.Module, D: nn.Module, x: torch.Tensor, z: torch.Tensor, cfg: GANConfig) -> StepAnatomy:
-    """gan_core.book_step on copies of G and D (fresh Adam, cfg's learning rates), with everything in between.
+def step_anatomy(G: nn.Module, D: nn.Module, x: torch.Tensor, z: torch.Tensor, cfg: GANConfig,
+                 adam: tuple[dict, dict] | None = None) -> StepAnatomy:
+    """gan_core.book_step on copies of G and D (cfg's learning rates), with everything in between.
+
+    adam: the (G's, D's) Adam states saved with the models (Checkpoint.adam), to continue them: on a trained
+    model a fresh Adam's first step moves every weight by about the learning rate and often overshoots, while
+    the saved running averages take a step like the run's next one. None: a fresh Adam, as at the book's start.
 
     A DCGAN (cfg.arch) takes its own training step, gan_core.dcgan_step.gan_step. Its batch norm uses the
     batch's statistics throughout, as in training, so that D's scores around the step are the ones the step's
@@ -182,6 +194,10 @@ def step_anatomy(G: nn.Module, D: nn.Module, x: torch.Tensor, z: torch.Tensor, c
     """
     G, D = copy.deepcopy(G).requires_grad_(True).train(), copy.deepcopy(D).requires_grad_(True).train()
     opt_g, opt_d = make_optimizers(G, D, cfg)
+    if adam is not None:   # the saved moments and step counts; the learning rates and betas stay cfg's
+        for opt, saved in zip((opt_g, opt_d), adam):   # copies: Adam updates its state in place, and it is shared
+            opt.load_state_dict({"state": copy.deepcopy(saved["state"]), "param_groups": opt.state_dict()["param_groups"]})
+    adam_steps = _adam_steps(opt_d)
     train_step = dcgan_step.gan_step if cfg.arch == "dcgan" else book_step
     size = cfg.image_size
     with torch.no_grad(), dcgan_step.statistics_kept(G, D):
@@ -197,7 +213,7 @@ def step_anatomy(G: nn.Module, D: nn.Module, x: torch.Tensor, z: torch.Tensor, c
         d_real_after, d_fake_after, d_fake_after_g = _scores(D, x), _scores(D, fake), _scores(D, fake_after)
     return StepAnatomy(to_uint8(x, size), to_uint8(fake, size), to_uint8(fake_after, size),
                        d_real, d_fake, d_real_after, d_fake_after, d_fake_after_g,
-                       d_loss, g_loss, d_x, d_g_z, G.requires_grad_(False).eval(), D.requires_grad_(False).eval())
+                       d_loss, g_loss, d_x, d_g_z, adam_steps, G.requires_grad_(False).eval(), D.requires_grad_(False).eval())
 
 
 # ---- where training settles -----------------------------------------------------------------

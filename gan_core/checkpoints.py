@@ -62,6 +62,11 @@ class Checkpoint:
     state: dict | None = None   # full training state, when the file has one (for resuming)
     source: str = FORMAT        # FORMAT, or "book state_dict"
 
+    @property
+    def adam(self) -> tuple[dict, dict] | None:
+        """G's and D's Adam states as training left them, when the file has them (else None)."""
+        return (self.state["opt_g"], self.state["opt_d"]) if self.state else None
+
     def build_generator(self, device: str | torch.device = "cpu") -> nn.Sequential:
         G = build_generator(self.config)
         G.load_state_dict(self.generator)
@@ -188,15 +193,15 @@ def _check_weights(what: str, sd: object, expected: dict[str, tuple[int, ...]]) 
             for k, shape in expected.items()}
 
 
-def check_counter(what: str, v: object) -> torch.Tensor:
-    """A batch norm's count of training batches: one non-negative whole number, as int64."""
+def check_counter(what: str, v: object, counts: str = "batches") -> torch.Tensor:
+    """A count (a batch norm's training batches, an Adam's steps): one non-negative whole number, as int64."""
     if not isinstance(v, torch.Tensor) or v.numel() != 1 or v.ndim != 0:
         raise CheckpointError(f"{what} is not a single number")
     if v.untyped_storage().nbytes() < v.element_size():
         raise CheckpointError(f"{what} is not a dense tensor (its storage holds fewer values than its shape)")
     value = v.double().item() if v.is_floating_point() else v.item()
     if not math.isfinite(value) or value < 0 or value != int(value) or value > 2**62:
-        raise CheckpointError(f"{what} is not a count of batches")
+        raise CheckpointError(f"{what} is not a count of {counts}")
     return torch.tensor(int(value), dtype=torch.long)
 
 
@@ -210,6 +215,9 @@ def _check_adam(what: str, opt: object, expected: dict[str, tuple[int, ...]]) ->
             raise CheckpointError(f"{what}: state of parameter {quoted(i)} does not fit the model")
         for name in ("exp_avg", "exp_avg_sq"):
             check_tensor(f"{what}: {name} of parameter {i}", st.get(name), shapes[i])
+        check_counter(f"{what}: step of parameter {i}", st.get("step"), counts="steps")
+        if (st["exp_avg_sq"] < 0).any():   # a mean of squares: its square root would be NaN in the next step
+            raise CheckpointError(f"{what}: exp_avg_sq of parameter {i} has negative values")
 
 
 def _shapes(shapes_of, cfg: GANConfig, parameters: bool = False) -> dict[str, tuple[int, ...]]:

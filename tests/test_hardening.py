@@ -145,6 +145,16 @@ def _damaged(state: dict, how: str) -> dict:
     elif how == "adam state shape":
         s["opt_d"] = {"state": {0: {"step": torch.tensor(1.0), "exp_avg": torch.zeros(3), "exp_avg_sq": torch.zeros(3)}},
                       "param_groups": state["opt_d"]["param_groups"]}
+    elif how.startswith("adam "):   # one moment or count of a real Adam state made impossible
+        saved = state["opt_g"]["state"]
+        moments = {i: dict(v) for i, v in saved.items()}
+        if how == "adam step negative":
+            moments[1]["step"] = torch.tensor(-3.0)
+        elif how == "adam step nan":
+            moments[1]["step"] = torch.tensor(float("nan"))
+        elif how == "adam negative squares":
+            moments[1]["exp_avg_sq"] = -saved[1]["exp_avg_sq"] - 1
+        s["opt_g"] = {"state": moments, "param_groups": state["opt_g"]["param_groups"]}
     return s
 
 
@@ -162,6 +172,9 @@ def _bytes(obj) -> bytes:
     ("absurd config", "latent_dim must be between 1 and 4096, got 1000000000"),
     ("not dense", "generator: 2.weight is not a dense tensor"),
     ("adam state shape", "opt_d: exp_avg of parameter 0 has shape (3,), the model expects (256, 784)"),
+    ("adam step negative", "opt_g: step of parameter 1 is not a count of steps"),
+    ("adam step nan", "opt_g: step of parameter 1 is not a count of steps"),
+    ("adam negative squares", "opt_g: exp_avg_sq of parameter 1 has negative values"),
 ])
 @pytest.mark.slow
 @pytest.mark.parametrize("source", ["path", "bytes"])

@@ -164,6 +164,37 @@ def test_the_step_seen_from_inside_matches_the_books_loop_typed_out(book, fashio
     assert (a.fake_after != a.fake).any()
 
 
+def test_a_saved_adam_is_continued_on_copies_and_its_steps_are_typical(book, fashion_train):
+    """With the Adam states a checkpoint saved, the step is the run's next one: book_step with Adams that continue
+    those moments (and cfg's learning rates), the saved states left as they were for the next visitor."""
+    G, D, cfg, _ = book
+    adam = load_checkpoint(BOOK).adam
+    saved = copy.deepcopy(adam)
+    x, z = step_inputs(fashion_train[0], cfg, seed=0)
+    a = step_anatomy(G, D, x, z, cfg, adam=adam)
+    assert a.adam_steps == 300_000   # 500 epochs of 600 steps
+
+    G2, D2 = copy.deepcopy(G).requires_grad_(True), copy.deepcopy(D).requires_grad_(True)
+    opt_g, opt_d = torch.optim.Adam(G2.parameters(), lr=cfg.lr_g), torch.optim.Adam(D2.parameters(), lr=cfg.lr_d)
+    for opt, s in zip((opt_g, opt_d), saved):
+        opt.load_state_dict({"state": copy.deepcopy(s["state"]), "param_groups": opt.state_dict()["param_groups"]})
+    want = book_step(G2, D2, opt_g, opt_d, x, z).tolist()
+    assert [a.d_loss, a.g_loss, a.d_x, a.d_g_z] == pytest.approx(want, rel=1e-5)   # fused and plain Adam round apart
+    assert all(torch.allclose(v, a.G.state_dict()[k], atol=1e-6) for k, v in G2.state_dict().items())
+    # not a fresh Adam's step: that one moves each weight by about lr, this one by far less on most
+    fresh = step_anatomy(G, D, x, z, cfg)
+    moved = (a.G.state_dict()["4.weight"] - G.state_dict()["4.weight"]).abs()
+    assert a.g_loss != fresh.g_loss and moved.median() < 0.5 * cfg.lr_g
+    # the caller's Adam states are untouched (a loaded model's are shared by every visitor)
+    for s, before in zip(adam, saved):
+        for i, moments in before["state"].items():
+            assert all(torch.equal(v, s["state"][i][k]) for k, v in moments.items())
+    # Typical steps: each update lowers its own loss on the batch (the book's model, five batches).
+    for seed in range(1, 6):
+        b = step_anatomy(G, D, *step_inputs(fashion_train[0], cfg, seed), cfg, adam=adam)
+        assert b.d_loss_after < b.d_loss and b.g_loss_after < b.g_loss, seed
+
+
 def test_where_the_shipped_run_settled(book):
     _, _, _, history = book
     end = settled(history, 100)
@@ -216,6 +247,12 @@ def test_a_dcgans_step_is_its_own_and_its_scores_are_what_the_numbers_average(fa
     # The scores shown are the ones the step's numbers are means of.
     assert a.d_real.mean() == pytest.approx(a.d_x, abs=1e-6) and a.d_fake.mean() == pytest.approx(a.d_g_z, abs=1e-6)
     assert -np.log(a.d_real).mean() - np.log(1 - a.d_fake).mean() == pytest.approx(a.d_loss, rel=1e-5)
+    # A fresh Adam's first step overshoots on this trained DCGAN (D's loss rises at seed 0); continuing the saved
+    # Adam, each update lowers its own loss, as a step of the run does.
+    assert a.d_loss_after > a.d_loss
+    for seed in (0, 2):   # the batch a fresh Adam overshoots on, and another
+        b = step_anatomy(G, D, *step_inputs(fashion_train[0], cfg, seed), cfg, adam=ck.adam)
+        assert b.adam_steps == ck.step and b.d_loss_after < b.d_loss and b.g_loss_after < b.g_loss, seed
 
 
 @pytest.fixture
@@ -300,6 +337,7 @@ def test_any_mlp_the_app_loads_is_drawn_with_its_own_sizes(clean, monkeypatch, c
     assert list(net["D.layers"]["customdata"]) == [d * h + h, h * h + h, h + 1]
     if cfg.image_size == 28:   # a step on Fashion-MNIST, with this model's batch and z
         assert len(at.get("metric")) == 4 and "random numbers" in texts(at, "markdown")
+        assert "It starts from a fresh Adam" in texts(at, "caption")   # the file's Adam never took a step
     else:
         assert not at.get("metric") and "cannot take a step" in texts(at, "info")
 
@@ -321,14 +359,16 @@ def test_a_dcgan_picked_in_the_sidebar_is_shown_as_the_convolutional_pair_it_is(
     # The step is the DCGAN's own: the page's numbers are the library's for this model.
     ck = load_checkpoint(DCGAN_FILE)
     data = load_fashion_mnist(train=True, data_dir=small_data_dir)[0]
-    a = step_anatomy(ck.build_generator(), ck.build_discriminator(), *step_inputs(data, ck.config, 0), ck.config)
+    a = step_anatomy(ck.build_generator(), ck.build_discriminator(), *step_inputs(data, ck.config, 0), ck.config,
+                     adam=ck.adam)
     assert at.code[0].value == a.printout
-    # A fresh Adam's first step on a trained DCGAN often raises a loss; the page says what happened, not a fall.
+    # The step continues the DCGAN's saved Adam; the page says what happened to each loss.
     md = texts(at, "markdown")
     assert f"{a.d_loss:.4f}" in md and f"{a.d_loss_after:.4f}" in md and f"{a.g_loss_after:.4f}" in md
     if lang == "en":
         lowered = a.d_loss_after < a.d_loss and a.g_loss_after < a.g_loss
-        assert ("Each update lowered its own loss" in md) == lowered and ("overshoot" in md) == (not lowered)
+        assert ("Each update lowered its own loss" in md) == lowered and "overshoot" not in md
+        assert f"after its {ck.step:,} training steps" in texts(at, "caption")
     if lang == "ko":
         from test_i18n import english_left, file_names, shown_text
         left = {s: w for s in shown_text(at) if (w := english_left(s, file_names()))}
@@ -356,13 +396,14 @@ def metrics(at) -> dict[str, str]:
 @pytest.mark.parametrize("lang", ["en", "ko"])
 def test_the_steps_numbers_on_the_page_are_the_librarys(clean, small_data_dir, book, lang):
     G, D, cfg, _ = book
+    adam = load_checkpoint(BOOK).adam
     data = load_fashion_mnist(train=True, data_dir=small_data_dir)[0]
     at = opened(lang)
     for seed in (0, 17):
         if seed:
             at.number_input(key="lesson.seed").set_value(seed).run()
             assert not at.exception
-        a = step_anatomy(G, D, *step_inputs(data, cfg, seed), cfg)
+        a = step_anatomy(G, D, *step_inputs(data, cfg, seed), cfg, adam=adam)
         loss = {"en": ("d_loss", "g_loss"), "ko": ("D 손실", "G 손실")}[lang]
         assert metrics(at) == {loss[0]: f"{a.d_loss:.4f}", loss[1]: f"{a.g_loss:.4f}", "D(x)": f"{a.d_x:.2f}",
                                "D(G(z))": f"{a.d_g_z:.2f}"}
@@ -373,6 +414,7 @@ def test_the_steps_numbers_on_the_page_are_the_librarys(clean, small_data_dir, b
         assert np.allclose(array(step["fake_g.after"]["x"]), a.d_fake_after_g, atol=1e-6)
         assert f"{a.d_loss_after:.4f}" in texts(at, "markdown") and f"{a.g_loss_after:.4f}" in texts(at, "markdown")
         assert [c.split("→")[0] for c in image_captions(at)[:6]] == [f"{s:.2f}" for s in a.d_real[:6]]
+        assert {"en": "after its 300,000 training steps", "ko": "300,000번의 학습 단계"}[lang] in texts(at, "caption")
 
 
 def image_captions(at) -> list[str]:

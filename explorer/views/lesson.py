@@ -2,7 +2,8 @@
 
 Where a new visitor lands (app.py sends "/" here). Four parts, in the chapter's order:
 the two networks, drawn from the picked model's own layers; one training step slowed
-down (gan_core.step_anatomy: the book's step on copies of G and D); what the training
+down (gan_core.step_anatomy: the book's step on copies of G and D, continuing the Adam
+state saved with them); what the training
 curves mean (the shipped book run's history); the latent space and interpolation.
 Links carry the page's ?lang and whatever state their page reads from the URL today.
 """
@@ -135,7 +136,7 @@ def one_step(model) -> None:
                   "them.", size=cfg.image_size), icon=":material/info:")
         return
     x, z = step_inputs(data.train, cfg, int(seed))
-    a = step_anatomy(model.G, model.D, x, z, cfg)
+    a = step_anatomy(model.G, model.D, x, z, cfg, adam=model.adam)
 
     image_row(a.real, a.d_real, a.d_real_after,
               t("**Real images x**, D's score: before → after D's update"))
@@ -159,6 +160,11 @@ def one_step(model) -> None:
                       "last step. Each update lowered its own loss on this batch: D's from {d0:.4f} to {d1:.4f}, then "
                       "G's from {g0:.4f} to {g1:.4f}. A single score may still move the other way: D's loss has two "
                       "terms, and one step trades a little of one for more of the other.", **losses))
+    elif a.adam_steps:   # said as it is: Adam's averages are of many batches, and this batch is one of them
+        st.markdown(t("These are the four numbers the book's loop prints at the end of each epoch, for that epoch's "
+                      "last step. On this batch D's loss went from {d0:.4f} to {d1:.4f} with its update, and G's from "
+                      "{g0:.4f} to {g1:.4f} with its own. One step does not always lower its loss on its own batch: "
+                      "Adam follows running averages of many batches' gradients, not this batch's alone.", **losses))
     else:   # said as it is: a fresh Adam's first step can overshoot on a trained model (the DCGAN's often does)
         st.markdown(t("These are the four numbers the book's loop prints at the end of each epoch, for that epoch's "
                       "last step. On this batch D's loss went from {d0:.4f} to {d1:.4f} with its update, and G's from "
@@ -166,10 +172,17 @@ def one_step(model) -> None:
                       "a fresh Adam moves every weight by about the learning rate, however small its gradient, and "
                       "on a trained model that can overshoot.", **losses))
     st.code(a.printout, language=None)
-    st.caption(t("The step runs on copies: the model itself does not change. It starts from a fresh Adam, as the "
-                 "book's first step does (a run in progress also carries Adam's running averages). On a first step "
-                 "Adam moves every weight by almost exactly its learning rate, {lr_d:g} for D and {lr_g:g} for G, "
-                 "so these changes are about as large as one step ever makes them.", lr_d=cfg.lr_d, lr_g=cfg.lr_g))
+    if a.adam_steps:
+        st.caption(t("The step runs on copies: the model itself does not change. It continues the Adam state saved "
+                     "with the model after its {steps:,} training steps, so it is the step training would take next "
+                     "if this batch came next (learning rates {lr_d:g} for D and {lr_g:g} for G).",
+                     steps=a.adam_steps, lr_d=cfg.lr_d, lr_g=cfg.lr_g))
+    else:
+        st.caption(t("The step runs on copies: the model itself does not change. It starts from a fresh Adam, as the "
+                     "book's first step does (a run in progress also carries Adam's running averages). On a first "
+                     "step Adam moves every weight by almost exactly its learning rate, {lr_d:g} for D and {lr_g:g} "
+                     "for G, so these changes are about as large as one step ever makes them.",
+                     lr_d=cfg.lr_d, lr_g=cfg.lr_g))
 
 
 def step(model) -> None:
