@@ -215,7 +215,10 @@ def _check_adam(what: str, opt: object, expected: dict[str, tuple[int, ...]]) ->
             raise CheckpointError(f"{what}: state of parameter {quoted(i)} does not fit the model")
         for name in ("exp_avg", "exp_avg_sq"):
             check_tensor(f"{what}: {name} of parameter {i}", st.get(name), shapes[i])
-        check_counter(f"{what}: step of parameter {i}", st.get("step"), counts="steps")
+        step = st.get("step")
+        if isinstance(step, (int, float)) and not isinstance(step, bool):   # older PyTorch kept a plain number
+            step = torch.tensor(float(step))
+        check_counter(f"{what}: step of parameter {i}", step, counts="steps")
         if (st["exp_avg_sq"] < 0).any():   # a mean of squares: its square root would be NaN in the next step
             raise CheckpointError(f"{what}: exp_avg_sq of parameter {i} has negative values")
 

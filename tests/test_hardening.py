@@ -26,6 +26,7 @@ import builtins
 import csv
 import io
 import json
+import math
 import os
 import pickle
 import random
@@ -43,7 +44,7 @@ import pytest
 import torch
 
 from gan_core import (CheckpointError, ConfigError, DataNotFoundError, GANConfig, RunFolder, StepEvent,
-                      load_checkpoint)
+                      load_checkpoint, step_anatomy)
 from gan_core.checkpoints import MAX_CHECKPOINT_BYTES
 from gan_core.files import atomic_write_bytes
 from helpers import wait_until
@@ -185,6 +186,17 @@ def test_checkpoints_of_the_right_format_but_wrong_content_are_refused(state, tm
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path if source == "path" else data)
     assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_an_adam_step_kept_as_a_plain_number_still_loads():
+    """Older PyTorch kept Adam's step as a Python number, not a tensor: such a file is not hostile."""
+    raw = torch.load(Path(__file__).parent.parent / "checkpoints" / "book.pt", weights_only=True)
+    for opt in ("opt_g", "opt_d"):
+        raw[opt]["state"] = {i: {**s, "step": int(s["step"])} for i, s in raw[opt]["state"].items()}
+    ck = load_checkpoint(_bytes(raw))
+    x, z = torch.rand(100, 784) * 2 - 1, torch.randn(100, 64)
+    a = step_anatomy(ck.build_generator(), ck.build_discriminator(), x, z, ck.config, adam=ck.adam)
+    assert a.adam_steps == 300_000 and math.isfinite(a.g_loss)
 
 
 @pytest.mark.slow
