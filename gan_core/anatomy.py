@@ -150,6 +150,11 @@ class StepAnatomy:
         return _bce(self.d_fake_after_g, 1)
 
     @property
+    def lowered(self) -> bool:
+        """Whether each update lowered its own loss on the batch: D's update D's loss, then G's update G's."""
+        return self.d_loss_after < self.d_loss and self.g_loss_after < self.g_loss
+
+    @property
     def printout(self) -> str:
         """The step's numbers as the book's loop prints them at the end of each epoch."""
         return f"d_loss:{self.d_loss:.4f} g_loss: {self.g_loss:.4f} D(x):{self.d_x:.2f} D(G(z)):{self.d_g_z:.2f}"
@@ -196,7 +201,8 @@ def step_anatomy(G: nn.Module, D: nn.Module, x: torch.Tensor, z: torch.Tensor, c
     opt_g, opt_d = make_optimizers(G, D, cfg)
     if adam is not None:   # the saved moments and step counts; the learning rates and betas stay cfg's
         for opt, saved in zip((opt_g, opt_d), adam):   # copies: Adam updates its state in place, and it is shared
-            opt.load_state_dict({"state": copy.deepcopy(saved["state"]), "param_groups": opt.state_dict()["param_groups"]})
+            groups = opt.state_dict()["param_groups"]
+            opt.load_state_dict({"state": copy.deepcopy(saved["state"]), "param_groups": groups})
     adam_steps = _adam_steps(opt_d)
     train_step = dcgan_step.gan_step if cfg.arch == "dcgan" else book_step
     size = cfg.image_size
@@ -213,7 +219,8 @@ def step_anatomy(G: nn.Module, D: nn.Module, x: torch.Tensor, z: torch.Tensor, c
         d_real_after, d_fake_after, d_fake_after_g = _scores(D, x), _scores(D, fake), _scores(D, fake_after)
     return StepAnatomy(to_uint8(x, size), to_uint8(fake, size), to_uint8(fake_after, size),
                        d_real, d_fake, d_real_after, d_fake_after, d_fake_after_g,
-                       d_loss, g_loss, d_x, d_g_z, adam_steps, G.requires_grad_(False).eval(), D.requires_grad_(False).eval())
+                       d_loss, g_loss, d_x, d_g_z, adam_steps,
+                       G.requires_grad_(False).eval(), D.requires_grad_(False).eval())
 
 
 # ---- where training settles -----------------------------------------------------------------

@@ -3,17 +3,13 @@
     python scripts/lesson_steps.py checkpoints/book.pt checkpoints/dcgan.pt --batches 10
 
 Each batch is the page's (gan_core.step_inputs with seeds 0, 1, ...); "lowered" means D's update lowered
-D's loss on that batch and G's update lowered G's. Prints a Markdown table.
+D's loss on that batch and G's update lowered G's (StepAnatomy.lowered). Prints a Markdown table.
 """
 from __future__ import annotations
 
 import argparse
 
 from gan_core import load_checkpoint, load_fashion_mnist, step_anatomy, step_inputs
-
-
-def lowered(a) -> bool:
-    return a.d_loss_after < a.d_loss and a.g_loss_after < a.g_loss
 
 
 def main() -> None:
@@ -33,8 +29,8 @@ def main() -> None:
         for seed in range(args.batches):
             batch = step_inputs(x, cfg, seed)
             a = step_anatomy(G, D, *batch, cfg, adam=ck.adam)
-            saved, steps = saved + lowered(a), a.adam_steps
-            fresh += lowered(step_anatomy(G, D, *batch, cfg))
+            saved, steps = saved + a.lowered, a.adam_steps
+            fresh += step_anatomy(G, D, *batch, cfg).lowered
         print(f"| {path} | {steps:,} | {saved}/{args.batches} | {fresh}/{args.batches} |")
 
 

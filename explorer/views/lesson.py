@@ -3,8 +3,8 @@
 Where a new visitor lands (app.py sends "/" here). Four parts, in the chapter's order:
 the two networks, drawn from the picked model's own layers; one training step slowed
 down (gan_core.step_anatomy: the book's step on copies of G and D, continuing the Adam
-state saved with them); what the training
-curves mean (the shipped book run's history); the latent space and interpolation.
+state saved with them); what the training curves mean (the shipped book run's history);
+the latent space and interpolation.
 Links carry the page's ?lang and whatever state their page reads from the URL today.
 """
 from __future__ import annotations
@@ -155,7 +155,7 @@ def one_step(model) -> None:
     cols[2].metric("D(x)", f"{a.d_x:.2f}", help=t("D's mean score on the real images, before its update"))
     cols[3].metric("D(G(z))", f"{a.d_g_z:.2f}", help=t("D's mean score on G's fakes, before its update"))
     losses = {"d0": a.d_loss, "d1": a.d_loss_after, "g0": a.g_loss, "g1": a.g_loss_after}
-    if a.d_loss_after < a.d_loss and a.g_loss_after < a.g_loss:
+    if a.lowered:
         st.markdown(t("These are the four numbers the book's loop prints at the end of each epoch, for that epoch's "
                       "last step. Each update lowered its own loss on this batch: D's from {d0:.4f} to {d1:.4f}, then "
                       "G's from {g0:.4f} to {g1:.4f}. A single score may still move the other way: D's loss has two "
