@@ -27,6 +27,7 @@ from .i18n import t
 
 N_CHOICES = (500, 1000, 2000, 5000, 10_000)   # the CLI scores 10,000; 2,000 is the page's default, quick in class
 DEFAULT_N = 2000
+N_KEY = "quality.n"   # the Quality page's "Samples to score": other pages that score use the same number
 
 Progress = Callable[[float, str], None]
 

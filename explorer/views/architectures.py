@@ -85,7 +85,8 @@ def quality(models: dict) -> None:
     except (ClassifierError, OSError) as e:
         st.error(t("The quality classifier cannot be loaded: {reason}", reason=plain(e)))
         return
-    n = min(int(st.session_state.get("quality.n", evaluations.DEFAULT_N)), len(data.train))   # a small folder holds fewer
+    asked = int(st.session_state.get(evaluations.N_KEY, evaluations.DEFAULT_N))   # the Quality page's number
+    n = min(asked, len(data.train))   # a small folder holds fewer
     seed = 0
     bar = st.empty()
     results = {}

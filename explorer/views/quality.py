@@ -46,15 +46,16 @@ def settings(n_train: int) -> tuple[int, int]:
     asked = share_link.from_link("quality", ("n", "seed"))
     if "n" in asked:
         if asked["n"].isdigit() and int(asked["n"]) in choices:
-            st.session_state["quality.n"] = int(asked["n"])
+            st.session_state[evaluations.N_KEY] = int(asked["n"])
         else:
             share_link.ignored("n", asked["n"], t("one of {options}", options=", ".join(map(str, choices))))
     if "seed" in asked and (s := share_link.seed_value("seed", asked["seed"])) is not None:
         st.session_state["quality.seed"] = s
-    st.session_state.setdefault("quality.n", evaluations.DEFAULT_N if evaluations.DEFAULT_N in choices else choices[-1])
+    default = evaluations.DEFAULT_N if evaluations.DEFAULT_N in choices else choices[-1]
+    st.session_state.setdefault(evaluations.N_KEY, default)
     st.session_state.setdefault("quality.seed", 0)
     c = st.columns([3, 1])
-    n = c[0].select_slider(t("Samples to score"), choices, key="quality.n", format_func=lambda v: f"{v:,}",
+    n = c[0].select_slider(t("Samples to score"), choices, key=evaluations.N_KEY, format_func=lambda v: f"{v:,}",
                            persist_state="session",
                            help=t("More samples, steadier numbers: the command line scores 10,000. Frechet distances "
                                   "shrink a little as n grows, so compare models at the same n."))
