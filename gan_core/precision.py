@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .config import ConfigError
+from .config import ConfigError, quoted
 
 PRECISIONS = ("fp32", "bf16")
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")   # /proc/cpuinfo flags of native bfloat16 arithmetic
@@ -52,10 +52,16 @@ def bf16_available(device: str | torch.device = "cpu") -> tuple[bool, str]:
     return True, ""
 
 
+def known_precision(precision: object) -> str:
+    """The precision if it is one of PRECISIONS (from a flag or a run folder's file); else a ConfigError."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {quoted(precision)}")
+    return precision
+
+
 def check_precision(precision: str, device: str | torch.device, arch: str = "mlp") -> str:
     """The precision if this device can train `arch` with it; else a ConfigError with the one-line reason."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    known_precision(precision)
     if precision == "bf16" and arch != "mlp":   # the bfloat16 GEMMs are the MLP's hand-written step's
         raise ConfigError("bf16 is for the book's MLP only; the DCGAN trains in fp32")
     if precision == "bf16":

@@ -29,7 +29,7 @@ import numpy as np
 from . import step_log
 from .config import ConfigError, GANConfig, quoted
 from .files import atomic_write, atomic_write_text
-from .precision import PRECISIONS
+from .precision import known_precision
 
 STATES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
 ACTIVE_STATES = ("queued", "running", "paused")
@@ -65,8 +65,7 @@ class Recording:
         budget = self.disk_budget_mb
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
             raise ConfigError(f"the disk budget must be a whole number of MB, 0 (no limit) or more, got {budget!r}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {quoted(self.precision)}")
+        known_precision(self.precision)
         return self
 
 

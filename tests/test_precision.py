@@ -84,7 +84,6 @@ def test_bf16_training_runs_close_to_fp32(fashion_train):
     assert torch.allclose(rows["bf16"][-10:].mean(0), rows["fp32"][-10:].mean(0), rtol=0.1, atol=0.05)
 
 
-
 def test_a_runs_precision_is_kept_in_its_folder_and_a_continue_keeps_it(tmp_path):
     """The app starts a run by writing its settings, and Continue passes only --resume: the folder says bf16."""
     from gan_core import RunFolder

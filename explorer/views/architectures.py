@@ -108,9 +108,10 @@ def quality(models: dict) -> None:
         table.append({t("Measure"): label, **{names[stem]: value(gen) for stem, gen in results.items()},
                       t("Real data"): real})
     st.dataframe(table, hide_index=True, width="stretch")
-    st.caption(t("{n:,} samples of each model (seed {seed}; the Quality page's *Samples to score* sets how many), judged "
-                 "by the project's Fashion-MNIST classifier as on the Quality page: lower Frechet distance and KL are better, and *Real data* is real training "
-                 "images scored the same way. The table in `README.md` scores 10,000 samples.", n=n, seed=seed))
+    st.caption(t("{n:,} samples of each model (seed {seed}; the Quality page's *Samples to score* sets how many), "
+                 "judged by the project's Fashion-MNIST classifier as on the Quality page: lower Frechet distance and "
+                 "KL are better, and *Real data* is real training images scored the same way. The table in "
+                 "`README.md` scores 10,000 samples.", n=n, seed=seed))
 
 
 st.title(t("MLP and DCGAN"))
