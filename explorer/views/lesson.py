@@ -155,22 +155,21 @@ def one_step(model) -> None:
     cols[2].metric("D(x)", f"{a.d_x:.2f}", help=t("D's mean score on the real images, before its update"))
     cols[3].metric("D(G(z))", f"{a.d_g_z:.2f}", help=t("D's mean score on G's fakes, before its update"))
     losses = {"d0": a.d_loss, "d1": a.d_loss_after, "g0": a.g_loss, "g1": a.g_loss_after}
+    said = [t("These are the four numbers the book's loop prints at the end of each epoch, for that epoch's last "
+              "step.")]
     if a.lowered:
-        st.markdown(t("These are the four numbers the book's loop prints at the end of each epoch, for that epoch's "
-                      "last step. Each update lowered its own loss on this batch: D's from {d0:.4f} to {d1:.4f}, then "
-                      "G's from {g0:.4f} to {g1:.4f}. A single score may still move the other way: D's loss has two "
-                      "terms, and one step trades a little of one for more of the other.", **losses))
-    elif a.adam_steps:   # said as it is: Adam's averages are of many batches, and this batch is one of them
-        st.markdown(t("These are the four numbers the book's loop prints at the end of each epoch, for that epoch's "
-                      "last step. On this batch D's loss went from {d0:.4f} to {d1:.4f} with its update, and G's from "
-                      "{g0:.4f} to {g1:.4f} with its own. One step does not always lower its loss on its own batch: "
-                      "Adam follows running averages of many batches' gradients, not this batch's alone.", **losses))
-    else:   # said as it is: a fresh Adam's first step can overshoot on a trained model (the DCGAN's often does)
-        st.markdown(t("These are the four numbers the book's loop prints at the end of each epoch, for that epoch's "
-                      "last step. On this batch D's loss went from {d0:.4f} to {d1:.4f} with its update, and G's from "
-                      "{g0:.4f} to {g1:.4f} with its own. One step does not always lower its loss: the first step of "
-                      "a fresh Adam moves every weight by about the learning rate, however small its gradient, and "
-                      "on a trained model that can overshoot.", **losses))
+        said.append(t("Each update lowered its own loss on this batch: D's from {d0:.4f} to {d1:.4f}, then G's from "
+                      "{g0:.4f} to {g1:.4f}. A single score may still move the other way: D's loss has two terms, "
+                      "and one step trades a little of one for more of the other.", **losses))
+    else:   # said as it is, with the reason that fits the Adam the step continued
+        said.append(t("On this batch D's loss went from {d0:.4f} to {d1:.4f} with its update, and G's from "
+                      "{g0:.4f} to {g1:.4f} with its own.", **losses))
+        said.append(t("One step does not always lower its loss on its own batch: Adam follows running averages of "
+                      "many batches' gradients, not this batch's alone.") if a.adam_steps else
+                    t("One step does not always lower its loss: the first step of a fresh Adam moves every weight "
+                      "by about the learning rate, however small its gradient, and on a trained model that can "
+                      "overshoot."))
+    st.markdown(" ".join(said))
     st.code(a.printout, language=None)
     if a.adam_steps:
         st.caption(t("The step runs on copies: the model itself does not change. It continues the Adam state saved "
